@@ -1,0 +1,51 @@
+/* mnzone-enroll: shared state of the subcommands and their helpers. */
+#ifndef ENROLL_H
+#define ENROLL_H
+
+#include "mz_audit.h"
+#include "mz_config.h"
+#include "mz_store.h"
+
+#include <stdbool.h>
+
+/* Exit codes of DESIGN.md. */
+enum {
+    EXIT_DONE = 0,
+    EXIT_CHECK_FAILED = 1,
+    EXIT_USAGE = 2,
+    EXIT_NO_USER = 3,
+    EXIT_SYSTEM = 4,
+};
+
+struct enroll {
+    struct mz_config cfg;
+    const char *config_path;
+    char actor[65]; /* the administrator: SUDO_USER, else the real user */
+    char host[256];
+    int64_t now;
+    struct mz_store *st;
+    struct mz_keys keys;
+    bool keys_loaded;
+};
+
+/* Prints "mnzone-enroll: MSG" on stderr and returns the exit code for RC. */
+int enroll_fail(int rc, const mz_err *e);
+/* Prints a usage error for COMMAND and returns EXIT_USAGE. */
+int enroll_usage(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The exit code for a core result code. */
+int enroll_exit_code(int rc);
+
+/* Opens the store (and loads the key if WITH_KEYS); on failure prints why and returns
+ * the exit code, else EXIT_DONE. */
+int enroll_open(struct enroll *en, bool with_keys);
+void enroll_close(struct enroll *en);
+
+/* Appends an administrative event about USER in the current transaction. */
+int enroll_audit(struct enroll *en, const char *event, const char *method, const char *user,
+                 const char *reason, mz_err *e);
+
+int cmd_init(struct enroll *en, int argc, char **argv);
+int cmd_add(struct enroll *en, int argc, char **argv);
+int cmd_show(struct enroll *en, int argc, char **argv);
+
+#endif

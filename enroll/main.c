@@ -1,0 +1,177 @@
+/* mnzone-enroll: the administrators' tool. Global options, then one subcommand. */
+#include "config.h"
+
+#include "enroll.h"
+
+#include <locale.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int enroll_exit_code(int rc)
+{
+    switch (rc) {
+    case MZ_OK:
+        return EXIT_DONE;
+    case MZ_ERR_INPUT:
+    case MZ_ERR_EXISTS:
+        return EXIT_USAGE;
+    case MZ_ERR_NOUSER:
+        return EXIT_NO_USER;
+    default:
+        return EXIT_SYSTEM;
+    }
+}
+
+int enroll_fail(int rc, const mz_err *e)
+{
+    fprintf(stderr, "mnzone-enroll: %s\n", e->msg);
+    return enroll_exit_code(rc);
+}
+
+int enroll_usage(const char *command, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "mnzone-enroll %s: ", command);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n%s\n", _("Run mnzone-enroll --help for usage."));
+    return EXIT_USAGE;
+}
+
+int enroll_open(struct enroll *en, bool with_keys)
+{
+    mz_err e;
+    int rc = mz_store_open(en->cfg.store, 0, &en->st, &e);
+    if (rc == MZ_OK && with_keys) {
+        rc = mz_keys_load(en->cfg.key_file, &en->keys, &e);
+        en->keys_loaded = rc == MZ_OK;
+    }
+    if (rc != MZ_OK) {
+        enroll_close(en);
+        fprintf(stderr, "mnzone-enroll: %s\n", e.msg);
+        return EXIT_SYSTEM;
+    }
+    return EXIT_DONE;
+}
+
+void enroll_close(struct enroll *en)
+{
+    mz_store_close(en->st);
+    en->st = NULL;
+    if (en->keys_loaded)
+        mz_keys_wipe(&en->keys);
+    en->keys_loaded = false;
+}
+
+int enroll_audit(struct enroll *en, const char *event, const char *method, const char *user,
+                 const char *reason, mz_err *e)
+{
+    const char *tty = ttyname(STDIN_FILENO);
+    struct mz_event ev = {en->host, "mnzone-enroll", tty != NULL ? tty : "", "", user, en->actor,
+                          event, method, "success", reason};
+    return mz_audit_append(en->st, &en->keys, &ev, en->now, e);
+}
+
+/* The acting administrator: SUDO_USER when it names a valid login, else the real user. */
+static void find_actor(char *buf, size_t len)
+{
+    const char *sudo = getenv("SUDO_USER");
+    if (sudo != NULL && mz_valid_login(sudo)) {
+        snprintf(buf, len, "%s", sudo);
+        return;
+    }
+    struct passwd *pw = getpwuid(getuid());
+    if (pw != NULL && mz_valid_login(pw->pw_name))
+        snprintf(buf, len, "%s", pw->pw_name);
+    else
+        snprintf(buf, len, "uid:%u", (unsigned)getuid());
+}
+
+static void help(void)
+{
+    printf("%s", _("Usage: mnzone-enroll [--config PATH] COMMAND [ARGS]\n"
+                   "\n"
+                   "Commands:\n"
+                   "  init                       create the store and the key file\n"
+                   "  add USER --staff-id ID --name NAME [options]\n"
+                   "                             enrol a staff member (TOTP, QR code)\n"
+                   "  show USER [--json]         the record, credentials and login state\n"
+                   "\n"
+                   "Exit codes: 0 done, 1 check failed, 2 usage or bad input,\n"
+                   "3 no such user, 4 configuration, permission or store error.\n"
+                   "See mnzone-enroll(8).\n"));
+}
+
+struct command {
+    const char *name;
+    int (*run)(struct enroll *, int, char **);
+};
+
+static const struct command commands[] = {
+    {"init", cmd_init},
+    {"add", cmd_add},
+    {"show", cmd_show},
+};
+
+int main(int argc, char **argv)
+{
+    struct enroll en;
+    mz_err e;
+    memset(&en, 0, sizeof(en));
+    setlocale(LC_ALL, "");
+    bindtextdomain(MZ_TEXTDOMAIN, LOCALEDIR);
+    textdomain(MZ_TEXTDOMAIN);
+
+    int i = 1;
+    en.config_path = MZ_DEFAULT_CONFIG;
+    bool named = false;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            help();
+            return EXIT_DONE;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            printf("mnzone-enroll %s\n", PACKAGE_VERSION);
+            return EXIT_DONE;
+        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            en.config_path = argv[++i];
+            named = true;
+        } else {
+            return enroll_usage("", _("unknown option %s"), argv[i]);
+        }
+    }
+    if (i >= argc)
+        return enroll_usage("", "%s", _("no command given"));
+
+    const struct command *cmd = NULL;
+    for (size_t c = 0; c < sizeof(commands) / sizeof(commands[0]); c++)
+        if (strcmp(argv[i], commands[c].name) == 0)
+            cmd = &commands[c];
+    if (cmd == NULL)
+        return enroll_usage("", _("unknown command %s"), argv[i]);
+
+    mz_config_defaults(&en.cfg);
+    int rc = mz_crypto_init(&e);
+    if (rc == MZ_OK)
+        rc = mz_config_load_file(&en.cfg, en.config_path, named, &e);
+    if (rc == MZ_OK)
+        rc = mz_config_validate(&en.cfg, &e);
+    if (rc != MZ_OK) {
+        fprintf(stderr, "mnzone-enroll: %s\n", e.msg);
+        return EXIT_SYSTEM;
+    }
+    find_actor(en.actor, sizeof(en.actor));
+    if (gethostname(en.host, sizeof(en.host) - 1) != 0)
+        snprintf(en.host, sizeof(en.host), "unknown");
+    en.now = (int64_t)time(NULL);
+
+    /* getopt_long in the commands expects the command name as argv[0]. */
+    int status = cmd->run(&en, argc - i, argv + i);
+    enroll_close(&en);
+    return status;
+}

@@ -1,0 +1,185 @@
+#include "config.h"
+
+#include "mz_auth.h"
+
+#include <sqlite3.h>
+#include <string.h>
+
+void mz_policy_from_config(const struct mz_config *cfg, bool privileged, struct mz_policy *p)
+{
+    p->digits = cfg->totp_digits;
+    p->period = cfg->totp_period;
+    p->window = cfg->totp_window;
+    p->max_failures = cfg->max_failures;
+    if (privileged && cfg->privileged_max_failures < p->max_failures)
+        p->max_failures = cfg->privileged_max_failures;
+    p->lockout = cfg->lockout;
+}
+
+/* Whether LOGIN is in the store, is active and has an active credential. */
+static int presence(struct mz_store *st, const char *login, bool *known, bool *usable, mz_err *e)
+{
+    sqlite3 *db = mz_store_db(st);
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT s.status = 'active' AND EXISTS (SELECT 1 FROM credentials c"
+                           " WHERE c.login = s.login AND c.status = 'active')"
+                           " FROM staff s WHERE s.login = ?1",
+                           -1, &q, NULL) != SQLITE_OK)
+        return mz_fail(e, MZ_ERR_STORE, _("cannot read the store: %s"), sqlite3_errmsg(db));
+    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
+    int rc = MZ_OK;
+    int step = sqlite3_step(q);
+    *known = step == SQLITE_ROW;
+    *usable = *known && sqlite3_column_int(q, 0) == 1;
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        rc = mz_fail(e, MZ_ERR_STORE, _("cannot read the store: %s"), sqlite3_errmsg(db));
+    sqlite3_finalize(q);
+    return rc;
+}
+
+int mz_auth_status(struct mz_store *st, const char *login, int64_t now, enum mz_user_state *state,
+                   int64_t *locked_until, mz_err *e)
+{
+    bool known, usable;
+    struct mz_record rec;
+    memset(&rec, 0, sizeof(rec));
+    *locked_until = 0;
+    int rc = presence(st, login, &known, &usable, e);
+    if (rc == MZ_OK && known)
+        rc = mz_store_load_state(st, login, &rec, e);
+    if (rc != MZ_OK)
+        return rc;
+    if (!known)
+        *state = MZ_USER_UNKNOWN;
+    else if (!usable)
+        *state = MZ_USER_NO_FACTOR;
+    else if (mz_is_locked(&rec, now))
+        *state = MZ_USER_LOCKED, *locked_until = rec.locked_until;
+    else
+        *state = MZ_USER_READY;
+    return MZ_OK;
+}
+
+static void fill_event(struct mz_event *ev, const struct mz_attempt *a, const char *event,
+                       const char *result, const char *reason)
+{
+    ev->host = a->host;
+    ev->service = a->service;
+    ev->tty = a->tty;
+    ev->rhost = a->rhost;
+    ev->user = a->user;
+    ev->actor = a->user;
+    ev->event = event;
+    ev->method = "totp";
+    ev->result = result;
+    ev->reason = reason;
+}
+
+int mz_auth_record(struct mz_store *st, const struct mz_keys *keys, const struct mz_attempt *a,
+                   const char *event, const char *result, const char *reason, mz_err *e)
+{
+    struct mz_event ev;
+    fill_event(&ev, a, event, result, reason);
+    int rc = mz_store_begin(st, e);
+    if (rc == MZ_OK)
+        rc = mz_audit_append(st, keys, &ev, a->now, e);
+    if (rc == MZ_OK)
+        rc = mz_store_commit(st, e);
+    else
+        mz_store_rollback(st);
+    return rc;
+}
+
+int mz_auth_attempt(const struct mz_config *cfg, struct mz_store *st, const struct mz_keys *keys,
+                    const struct mz_attempt *a, const char *input, struct mz_verdict *verdict,
+                    struct mz_last_login *last, mz_err *e)
+{
+    struct mz_policy policy;
+    struct mz_record before, after;
+    int64_t cred_id = 0;
+    memset(last, 0, sizeof(*last));
+    mz_policy_from_config(cfg, a->privileged, &policy);
+
+    int rc = mz_store_begin(st, e);
+    if (rc != MZ_OK)
+        return rc;
+    rc = mz_store_load_record(st, keys, a->user, &before, &cred_id, e);
+    if (rc == MZ_ERR_NOUSER) {
+        memset(verdict, 0, sizeof(*verdict));
+        verdict->outcome = MZ_REJECT_NO_FACTOR;
+        struct mz_event ev;
+        fill_event(&ev, a, "auth", "failure", mz_outcome_reason(MZ_REJECT_NO_FACTOR));
+        rc = mz_audit_append(st, keys, &ev, a->now, e);
+        goto finish;
+    }
+    if (rc != MZ_OK)
+        goto finish;
+
+    mz_decide(&policy, &before, input, a->now, verdict, &after);
+    if (verdict->outcome == MZ_REJECT_ERROR) {
+        rc = mz_fail(e, MZ_ERR_CRYPTO, _("TOTP check failed inside liboath"));
+        goto finish;
+    }
+    bool accepted = verdict->outcome == MZ_ACCEPT;
+    if (accepted) {
+        last->at = before.last_success_at;
+        last->failures_since = verdict->failures_before;
+        rc = mz_store_last_success(st, a->user, last->host, sizeof(last->host), last->service,
+                                   sizeof(last->service), e);
+    }
+    if (rc == MZ_OK && verdict->outcome != MZ_REJECT_LOCKED) {
+        struct mz_origin from = {a->rhost != NULL && a->rhost[0] != '\0' ? a->rhost : a->tty,
+                                 a->service};
+        if (from.host == NULL)
+            from.host = "";
+        rc = mz_store_save_record(st, a->user, cred_id, &after, accepted, &from, e);
+    }
+    if (rc == MZ_OK) {
+        struct mz_event ev;
+        fill_event(&ev, a, "auth", accepted ? "success" : "failure",
+                   mz_outcome_reason(verdict->outcome));
+        rc = mz_audit_append(st, keys, &ev, a->now, e);
+    }
+finish:
+    mz_zero_object(&before);
+    mz_zero_object(&after);
+    if (rc == MZ_OK)
+        rc = mz_store_commit(st, e);
+    else
+        mz_store_rollback(st);
+    if (rc != MZ_OK && verdict != NULL)
+        verdict->outcome = MZ_REJECT_ERROR;
+    return rc;
+}
+
+enum mz_account_state mz_account_decide(const struct mz_staff *staff, bool has_credential,
+                                        const char *today)
+{
+    if (staff->status == MZ_STAFF_REVOKED)
+        return MZ_ACCOUNT_REVOKED;
+    if (staff->status == MZ_STAFF_SUSPENDED)
+        return MZ_ACCOUNT_SUSPENDED;
+    if (staff->valid_until[0] != '\0' && strcmp(today, staff->valid_until) > 0)
+        return MZ_ACCOUNT_EXPIRED;
+    if (!has_credential)
+        return MZ_ACCOUNT_NO_FACTOR;
+    return MZ_ACCOUNT_OK;
+}
+
+int mz_account_check(struct mz_store *st, const char *login, const char *today,
+                     enum mz_account_state *state, mz_err *e)
+{
+    struct mz_staff staff;
+    bool known, usable;
+    int rc = mz_store_get_staff(st, login, &staff, e);
+    if (rc == MZ_ERR_NOUSER) {
+        *state = MZ_ACCOUNT_UNKNOWN;
+        return MZ_OK;
+    }
+    if (rc == MZ_OK)
+        rc = presence(st, login, &known, &usable, e);
+    if (rc == MZ_OK)
+        *state = mz_account_decide(&staff, usable, today);
+    return rc;
+}

@@ -1,0 +1,64 @@
+/* Configuration: defaults, then /etc/security/mnzone.conf, then module arguments,
+ * all through one setter that refuses unknown keys and bad values. */
+#ifndef MZ_CONFIG_H
+#define MZ_CONFIG_H
+
+#include "mz_util.h"
+
+#include <limits.h>
+#include <stdbool.h>
+
+#define MZ_DEFAULT_CONFIG "/etc/security/mnzone.conf"
+#define MZ_DEFAULT_STORE "/var/lib/mnzone/mnzone.db"
+#define MZ_DEFAULT_KEY_FILE "/etc/security/mnzone.key"
+/* Larger configuration files are refused (a config is a few hundred bytes). */
+#define MZ_CONFIG_MAX_BYTES (64 * 1024)
+
+enum mz_zone { MZ_ZONE_MYNUMBER, MZ_ZONE_LGWAN, MZ_ZONE_INTERNET };
+enum mz_unenrolled { MZ_UNENROLLED_DENY, MZ_UNENROLLED_IGNORE };
+enum mz_time_sync { MZ_TIME_SYNC_OFF, MZ_TIME_SYNC_WARN, MZ_TIME_SYNC_REQUIRE };
+
+struct mz_config {
+    enum mz_zone zone;
+    char store[PATH_MAX];
+    char key_file[PATH_MAX];
+    char issuer[256];
+    unsigned totp_digits;
+    unsigned totp_period;
+    unsigned totp_window;
+    unsigned max_failures;
+    unsigned long lockout; /* seconds; 0 = until an administrator unlocks */
+    char privileged_group[64];
+    unsigned privileged_max_failures;
+    enum mz_unenrolled unenrolled;
+    unsigned recovery_codes;
+    unsigned hwkey_slot;
+    bool hwkey_touch;
+    enum mz_time_sync time_sync;
+    char staff_group[64];
+    unsigned stale_days;
+    bool debug;
+};
+
+void mz_config_defaults(struct mz_config *cfg);
+
+/* Sets KEY to VALUE; unknown keys and bad values are errors that say which and why. */
+int mz_config_set(struct mz_config *cfg, const char *key, const char *value, mz_err *e);
+
+/* Reads PATH (checked: no link, root-owned, not writable by others). When MUST_EXIST is
+ * false a missing file leaves the defaults. Errors name PATH and the line. */
+int mz_config_load_file(struct mz_config *cfg, const char *path, bool must_exist, mz_err *e);
+
+/* Parses the text of a configuration file; SOURCE names it in errors. */
+int mz_config_parse(struct mz_config *cfg, const char *text, size_t len, const char *source,
+                    mz_err *e);
+
+/* Rules across keys, checked once everything is set (e.g. zone mynumber refuses
+ * unenrolled = ignore). */
+int mz_config_validate(const struct mz_config *cfg, mz_err *e);
+
+/* The module's way: defaults, the file (config=PATH or the default), then each
+ * key=value argument and `debug`, then validation. */
+int mz_config_from_args(struct mz_config *cfg, int argc, const char **argv, mz_err *e);
+
+#endif

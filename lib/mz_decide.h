@@ -1,0 +1,61 @@
+/* The decision about one login attempt: a pure function of the policy, the user's
+ * record, the input and the time. It returns a verdict and the record to write back. */
+#ifndef MZ_DECIDE_H
+#define MZ_DECIDE_H
+
+#include "mz_totp.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* locked_until value for a lock-out that lasts until an administrator unlocks. */
+#define MZ_LOCKED_FOREVER INT64_MAX
+
+struct mz_policy {
+    unsigned digits, period, window;
+    unsigned max_failures; /* already the privileged limit when the user is privileged */
+    uint64_t lockout;      /* seconds; 0 = until unlocked */
+};
+
+/* What the decision reads and writes about one user. */
+struct mz_record {
+    bool has_totp;
+    uint8_t secret[MZ_SECRET_MAX]; /* decrypted; wiped by the caller */
+    size_t secret_len;
+    int64_t last_step; /* last accepted TOTP step, -1 none */
+    unsigned failures; /* consecutive failures */
+    int64_t locked_until; /* 0 = not locked */
+    int64_t last_success_at;
+    int64_t last_failure_at;
+};
+
+enum mz_outcome {
+    MZ_ACCEPT,
+    MZ_REJECT_WRONG,     /* wrong code */
+    MZ_REJECT_REPLAY,    /* right code, already used */
+    MZ_REJECT_MALFORMED, /* empty, too long, non-ASCII or not a code */
+    MZ_REJECT_LOCKED,    /* locked out: the input was not looked at */
+    MZ_REJECT_NO_FACTOR, /* no active credential */
+    MZ_REJECT_ERROR,     /* liboath failed */
+};
+
+struct mz_verdict {
+    enum mz_outcome outcome;
+    int64_t step;             /* the accepted step, on MZ_ACCEPT */
+    unsigned failures_before; /* failures since the last success, for the message on success */
+    bool locked_now;          /* this attempt started a lock-out */
+    int64_t locked_until;     /* when locked (already or now): until when */
+};
+
+/* Decides INPUT (NULL counts as empty) for the user whose record is IN, at time NOW.
+ * OUT receives the record to store (it may be IN). Never fails: errors are verdicts. */
+void mz_decide(const struct mz_policy *policy, const struct mz_record *in, const char *input,
+               int64_t now, struct mz_verdict *verdict, struct mz_record *out);
+
+/* A short English reason for logs and the audit trail (never contains the input). */
+const char *mz_outcome_reason(enum mz_outcome outcome);
+
+/* True when the user is locked at NOW. */
+bool mz_is_locked(const struct mz_record *rec, int64_t now);
+
+#endif

@@ -1,0 +1,505 @@
+#include "config.h"
+
+#include "mz_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct mz_store {
+    sqlite3 *db;
+    char path[PATH_MAX];
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE staff ("
+    " login TEXT PRIMARY KEY,"
+    " staff_id TEXT NOT NULL UNIQUE,"
+    " full_name TEXT NOT NULL,"
+    " department TEXT NOT NULL DEFAULT '',"
+    " employment TEXT NOT NULL CHECK (employment IN ('regular','fiscal-year','contractor')),"
+    " valid_until TEXT NOT NULL DEFAULT '',"
+    " status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active','suspended','revoked')),"
+    " created_at INTEGER NOT NULL, created_by TEXT NOT NULL,"
+    " updated_at INTEGER NOT NULL, updated_by TEXT NOT NULL);"
+    "CREATE TABLE credentials ("
+    " id INTEGER PRIMARY KEY,"
+    " login TEXT NOT NULL REFERENCES staff(login),"
+    " method TEXT NOT NULL CHECK (method IN ('totp','yubikey')),"
+    " secret BLOB,"
+    " hw_serial INTEGER, hw_slot INTEGER, hw_challenge BLOB, hw_response_hash BLOB,"
+    " status TEXT NOT NULL CHECK (status IN ('active','revoked')),"
+    " created_at INTEGER NOT NULL, created_by TEXT NOT NULL,"
+    " last_used_at INTEGER NOT NULL DEFAULT 0,"
+    " last_step INTEGER NOT NULL DEFAULT -1,"
+    " revoked_at INTEGER NOT NULL DEFAULT 0, revoked_by TEXT NOT NULL DEFAULT '',"
+    " revoked_why TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX credentials_login ON credentials(login, status);"
+    "CREATE TABLE codes ("
+    " id INTEGER PRIMARY KEY,"
+    " login TEXT NOT NULL REFERENCES staff(login),"
+    " kind TEXT NOT NULL CHECK (kind IN ('recovery','emergency')),"
+    " salt BLOB NOT NULL, hash BLOB NOT NULL,"
+    " created_at INTEGER NOT NULL, created_by TEXT NOT NULL,"
+    " expires_at INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',"
+    " used_at INTEGER NOT NULL DEFAULT 0, voided_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX codes_login ON codes(login);"
+    "CREATE TABLE login_state ("
+    " login TEXT PRIMARY KEY REFERENCES staff(login),"
+    " failures INTEGER NOT NULL DEFAULT 0,"
+    " locked_until INTEGER NOT NULL DEFAULT 0,"
+    " last_success_at INTEGER NOT NULL DEFAULT 0,"
+    " last_success_host TEXT NOT NULL DEFAULT '',"
+    " last_success_service TEXT NOT NULL DEFAULT '',"
+    " last_failure_at INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE audit ("
+    " seq INTEGER PRIMARY KEY,"
+    " at TEXT NOT NULL, host TEXT NOT NULL, service TEXT NOT NULL, tty TEXT NOT NULL,"
+    " rhost TEXT NOT NULL, user TEXT NOT NULL, actor TEXT NOT NULL, event TEXT NOT NULL,"
+    " method TEXT NOT NULL, result TEXT NOT NULL, reason TEXT NOT NULL,"
+    " prev_hash BLOB NOT NULL, hash BLOB NOT NULL);"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "PRAGMA user_version = 1;";
+
+static int db_fail(struct mz_store *st, mz_err *e, const char *what)
+{
+    return mz_fail(e, MZ_ERR_STORE, _("%s: %s: %s"), st->path, what, sqlite3_errmsg(st->db));
+}
+
+sqlite3 *mz_store_db(struct mz_store *st)
+{
+    return st->db;
+}
+
+/* The file must exist (or be created here, 0600) and pass the owner and mode checks. */
+static int check_file(const char *path, bool create, mz_err *e)
+{
+    int fd;
+    int rc = mz_check_parent_dir(path, e);
+    if (rc != MZ_OK)
+        return rc;
+    if (create) {
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            close(fd);
+        } else if (errno != EEXIST) {
+            return mz_fail(e, MZ_ERR_STORE, _("%s: cannot create: %s"), path, strerror(errno));
+        }
+    }
+    rc = mz_open_checked(path, O_RDONLY, MZ_FILE_SECRET, &fd, e);
+    if (rc == MZ_ERR_CONFIG) /* missing */
+        return mz_fail(e, MZ_ERR_STORE, _("%s: no store; create it with mnzone-enroll init"), path);
+    if (rc == MZ_OK)
+        close(fd);
+    return rc;
+}
+
+int mz_store_open(const char *path, int flags, struct mz_store **out, mz_err *e)
+{
+    bool create = (flags & MZ_STORE_CREATE) != 0;
+    int rc = check_file(path, create, e);
+    if (rc != MZ_OK)
+        return rc;
+
+    struct mz_store *st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return mz_fail(e, MZ_ERR_NOMEM, _("out of memory"));
+    snprintf(st->path, sizeof(st->path), "%s", path);
+    int sflags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_PRIVATECACHE;
+    if (sqlite3_open_v2(path, &st->db, sflags, NULL) != SQLITE_OK) {
+        rc = db_fail(st, e, _("cannot open"));
+        goto fail;
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, MZ_BUSY_TIMEOUT_MS);
+    if (sqlite3_exec(st->db,
+                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                     " PRAGMA foreign_keys = ON; PRAGMA trusted_schema = OFF;",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        rc = db_fail(st, e, _("cannot set up"));
+        goto fail;
+    }
+
+    sqlite3_stmt *q = NULL;
+    int version = -1;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        version = sqlite3_column_int(q, 0);
+    sqlite3_finalize(q);
+    if (version == 0 && create) {
+        if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(st->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            rc = db_fail(st, e, _("cannot create the schema"));
+            goto fail;
+        }
+        version = MZ_SCHEMA_VERSION;
+    }
+    if (version != MZ_SCHEMA_VERSION) {
+        rc = mz_fail(e, MZ_ERR_STORE,
+                     _("%s: not an mnzone store of schema version %d (found %d)"), path,
+                     MZ_SCHEMA_VERSION, version);
+        goto fail;
+    }
+    *out = st;
+    return MZ_OK;
+fail:
+    mz_store_close(st);
+    return rc;
+}
+
+void mz_store_close(struct mz_store *st)
+{
+    if (st == NULL)
+        return;
+    sqlite3_close_v2(st->db);
+    free(st);
+}
+
+int mz_store_begin(struct mz_store *st, mz_err *e)
+{
+    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(st, e, _("cannot start a transaction"));
+    return MZ_OK;
+}
+
+int mz_store_commit(struct mz_store *st, mz_err *e)
+{
+    if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        int rc = db_fail(st, e, _("cannot commit"));
+        mz_store_rollback(st);
+        return rc;
+    }
+    return MZ_OK;
+}
+
+void mz_store_rollback(struct mz_store *st)
+{
+    if (!sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static const char *const employment_names[] = {"regular", "fiscal-year", "contractor"};
+static const char *const status_names[] = {"active", "suspended", "revoked"};
+
+const char *mz_employment_name(enum mz_employment x)
+{
+    return employment_names[x];
+}
+
+bool mz_employment_parse(const char *s, enum mz_employment *out)
+{
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(s, employment_names[i]) == 0) {
+            *out = (enum mz_employment)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *mz_staff_status_name(enum mz_staff_status s)
+{
+    return status_names[s];
+}
+
+static int prepare(struct mz_store *st, const char *sql, sqlite3_stmt **q, mz_err *e)
+{
+    if (sqlite3_prepare_v2(st->db, sql, -1, q, NULL) != SQLITE_OK)
+        return db_fail(st, e, _("cannot prepare a query"));
+    return MZ_OK;
+}
+
+static void copy_text(sqlite3_stmt *q, int col, char *dst, size_t len)
+{
+    const unsigned char *t = sqlite3_column_text(q, col);
+    snprintf(dst, len, "%s", t != NULL ? (const char *)t : "");
+}
+
+int mz_store_add_staff(struct mz_store *st, const struct mz_staff *s, mz_err *e)
+{
+    sqlite3_stmt *q;
+    int rc = prepare(st,
+                     "INSERT INTO staff (login, staff_id, full_name, department, employment,"
+                     " valid_until, status, created_at, created_by, updated_at, updated_by)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?9)",
+                     &q, e);
+    if (rc != MZ_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, s->login, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, s->staff_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, s->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, s->dept, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 5, mz_employment_name(s->employment), -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 6, s->valid_until, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 7, mz_staff_status_name(s->status), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 8, s->created_at);
+    sqlite3_bind_text(q, 9, s->created_by, -1, SQLITE_STATIC);
+    int step = sqlite3_step(q);
+    if (step == SQLITE_CONSTRAINT_PRIMARYKEY)
+        rc = mz_fail(e, MZ_ERR_EXISTS, _("%s: already enrolled"), s->login);
+    else if (step == SQLITE_CONSTRAINT_UNIQUE)
+        rc = mz_fail(e, MZ_ERR_EXISTS, _("staff id %s: already in use"), s->staff_id);
+    else if (step != SQLITE_DONE)
+        rc = db_fail(st, e, _("cannot add the staff member"));
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static bool lookup_name(const char *const *names, int n, const char *s, int *out)
+{
+    for (int i = 0; i < n; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+int mz_store_get_staff(struct mz_store *st, const char *login, struct mz_staff *s, mz_err *e)
+{
+    sqlite3_stmt *q;
+    int rc = prepare(st,
+                     "SELECT login, staff_id, full_name, department, employment, valid_until,"
+                     " status, created_at, created_by, updated_at, updated_by"
+                     " FROM staff WHERE login = ?1",
+                     &q, e);
+    if (rc != MZ_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
+    int step = sqlite3_step(q);
+    if (step == SQLITE_ROW) {
+        memset(s, 0, sizeof(*s));
+        copy_text(q, 0, s->login, sizeof(s->login));
+        copy_text(q, 1, s->staff_id, sizeof(s->staff_id));
+        copy_text(q, 2, s->name, sizeof(s->name));
+        copy_text(q, 3, s->dept, sizeof(s->dept));
+        int v = 0;
+        const char *t = (const char *)sqlite3_column_text(q, 4);
+        lookup_name(employment_names, 3, t != NULL ? t : "", &v);
+        s->employment = (enum mz_employment)v;
+        copy_text(q, 5, s->valid_until, sizeof(s->valid_until));
+        v = MZ_STAFF_REVOKED; /* an unreadable status counts as revoked */
+        t = (const char *)sqlite3_column_text(q, 6);
+        lookup_name(status_names, 3, t != NULL ? t : "", &v);
+        s->status = (enum mz_staff_status)v;
+        s->created_at = sqlite3_column_int64(q, 7);
+        copy_text(q, 8, s->created_by, sizeof(s->created_by));
+        s->updated_at = sqlite3_column_int64(q, 9);
+        copy_text(q, 10, s->updated_by, sizeof(s->updated_by));
+    } else if (step == SQLITE_DONE) {
+        rc = mz_fail(e, MZ_ERR_NOUSER, _("%s: not enrolled"), login);
+    } else {
+        rc = db_fail(st, e, _("cannot read the staff member"));
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+int mz_store_add_totp(struct mz_store *st, const struct mz_keys *keys, const char *login,
+                      const uint8_t *secret, size_t len, int64_t last_step, int64_t now,
+                      const char *actor, mz_err *e)
+{
+    uint8_t sealed[MZ_SECRET_MAX + MZ_SEAL_OVERHEAD];
+    if (len < MZ_SECRET_MIN || len > MZ_SECRET_MAX)
+        return mz_fail(e, MZ_ERR_INPUT, _("a TOTP secret has %d to %d bytes"), MZ_SECRET_MIN,
+                       MZ_SECRET_MAX);
+    if (mz_seal(keys, login, secret, len, sealed) != MZ_OK)
+        return mz_fail(e, MZ_ERR_CRYPTO, _("cannot encrypt the secret"));
+    sqlite3_stmt *q;
+    int rc = prepare(st,
+                     "INSERT INTO credentials (login, method, secret, status, created_at,"
+                     " created_by, last_step) VALUES (?1, 'totp', ?2, 'active', ?3, ?4, ?5)",
+                     &q, e);
+    if (rc == MZ_OK) {
+        sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
+        sqlite3_bind_blob(q, 2, sealed, (int)(len + MZ_SEAL_OVERHEAD), SQLITE_STATIC);
+        sqlite3_bind_int64(q, 3, now);
+        sqlite3_bind_text(q, 4, actor, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 5, last_step);
+        if (sqlite3_step(q) != SQLITE_DONE)
+            rc = db_fail(st, e, _("cannot add the credential"));
+        sqlite3_finalize(q);
+    }
+    return rc;
+}
+
+int mz_store_load_state(struct mz_store *st, const char *login, struct mz_record *rec, mz_err *e)
+{
+    sqlite3_stmt *q;
+    int rc = prepare(st,
+                     "SELECT failures, locked_until, last_success_at, last_failure_at"
+                     " FROM login_state WHERE login = ?1",
+                     &q, e);
+    if (rc != MZ_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
+    int step = sqlite3_step(q);
+    if (step == SQLITE_ROW) {
+        rec->failures = (unsigned)sqlite3_column_int(q, 0);
+        rec->locked_until = sqlite3_column_int64(q, 1);
+        rec->last_success_at = sqlite3_column_int64(q, 2);
+        rec->last_failure_at = sqlite3_column_int64(q, 3);
+    } else if (step != SQLITE_DONE) {
+        rc = db_fail(st, e, _("cannot read the login state"));
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+int mz_store_load_record(struct mz_store *st, const struct mz_keys *keys, const char *login,
+                         struct mz_record *rec, int64_t *cred_id, mz_err *e)
+{
+    memset(rec, 0, sizeof(*rec));
+    rec->last_step = -1;
+    *cred_id = 0;
+
+    sqlite3_stmt *q;
+    int rc = prepare(st,
+                     "SELECT s.status, c.id, c.secret, c.last_step FROM staff s"
+                     " LEFT JOIN credentials c ON c.login = s.login AND c.method = 'totp'"
+                     " AND c.status = 'active'"
+                     " WHERE s.login = ?1 ORDER BY c.id DESC LIMIT 1",
+                     &q, e);
+    if (rc != MZ_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
+    int step = sqlite3_step(q);
+    if (step == SQLITE_DONE) {
+        rc = mz_fail(e, MZ_ERR_NOUSER, _("%s: not enrolled"), login);
+    } else if (step != SQLITE_ROW) {
+        rc = db_fail(st, e, _("cannot read the credential"));
+    } else {
+        const char *status = (const char *)sqlite3_column_text(q, 0);
+        bool active = status != NULL && strcmp(status, "active") == 0;
+        if (active && sqlite3_column_type(q, 1) != SQLITE_NULL) {
+            const uint8_t *blob = sqlite3_column_blob(q, 2);
+            size_t blen = (size_t)sqlite3_column_bytes(q, 2);
+            if (blob == NULL || blen > sizeof(rec->secret) + MZ_SEAL_OVERHEAD ||
+                mz_unseal(keys, login, blob, blen, rec->secret, &rec->secret_len) != MZ_OK) {
+                rc = mz_fail(e, MZ_ERR_CRYPTO,
+                             _("%s: the TOTP secret of %s cannot be decrypted: wrong key file "
+                               "or a changed store"),
+                             st->path, login);
+            } else {
+                rec->has_totp = true;
+                *cred_id = sqlite3_column_int64(q, 1);
+                rec->last_step = sqlite3_column_int64(q, 3);
+            }
+        }
+    }
+    sqlite3_finalize(q);
+    if (rc == MZ_OK)
+        rc = mz_store_load_state(st, login, rec, e);
+    if (rc != MZ_OK)
+        mz_zero_object(rec);
+    return rc;
+}
+
+int mz_store_save_record(struct mz_store *st, const char *login, int64_t cred_id,
+                         const struct mz_record *rec, bool accepted, const struct mz_origin *from,
+                         mz_err *e)
+{
+    sqlite3_stmt *q;
+    int rc = prepare(st,
+                     "INSERT INTO login_state (login, failures, locked_until, last_success_at,"
+                     " last_failure_at, last_success_host, last_success_service)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (login) DO UPDATE SET"
+                     " failures = ?2, locked_until = ?3, last_success_at = ?4,"
+                     " last_failure_at = ?5,"
+                     " last_success_host = CASE WHEN ?8 THEN ?6 ELSE last_success_host END,"
+                     " last_success_service = CASE WHEN ?8 THEN ?7 ELSE last_success_service END",
+                     &q, e);
+    if (rc != MZ_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 2, (int)rec->failures);
+    sqlite3_bind_int64(q, 3, rec->locked_until);
+    sqlite3_bind_int64(q, 4, rec->last_success_at);
+    sqlite3_bind_int64(q, 5, rec->last_failure_at);
+    sqlite3_bind_text(q, 6, accepted ? from->host : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 7, accepted ? from->service : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 8, accepted);
+    if (sqlite3_step(q) != SQLITE_DONE)
+        rc = db_fail(st, e, _("cannot write the login state"));
+    sqlite3_finalize(q);
+    if (rc != MZ_OK || !accepted || cred_id == 0)
+        return rc;
+
+    rc = prepare(st, "UPDATE credentials SET last_step = ?1, last_used_at = ?2 WHERE id = ?3", &q,
+                 e);
+    if (rc != MZ_OK)
+        return rc;
+    sqlite3_bind_int64(q, 1, rec->last_step);
+    sqlite3_bind_int64(q, 2, rec->last_success_at);
+    sqlite3_bind_int64(q, 3, cred_id);
+    if (sqlite3_step(q) != SQLITE_DONE || sqlite3_changes(st->db) != 1)
+        rc = db_fail(st, e, _("cannot write the credential"));
+    sqlite3_finalize(q);
+    return rc;
+}
+
+int mz_store_last_success(struct mz_store *st, const char *login, char *host, size_t host_len,
+                          char *service, size_t service_len, mz_err *e)
+{
+    sqlite3_stmt *q;
+    host[0] = service[0] = '\0';
+    int rc = prepare(st,
+                     "SELECT last_success_host, last_success_service FROM login_state"
+                     " WHERE login = ?1",
+                     &q, e);
+    if (rc != MZ_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
+    int step = sqlite3_step(q);
+    if (step == SQLITE_ROW) {
+        copy_text(q, 0, host, host_len);
+        copy_text(q, 1, service, service_len);
+    } else if (step != SQLITE_DONE) {
+        rc = db_fail(st, e, _("cannot read the login state"));
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+int mz_store_each_credential(struct mz_store *st, const char *login,
+                             void (*fn)(const struct mz_credential_info *, void *), void *arg,
+                             mz_err *e)
+{
+    sqlite3_stmt *q;
+    int rc = prepare(st,
+                     "SELECT id, method, status, created_at, created_by, last_used_at,"
+                     " revoked_at, revoked_by, revoked_why FROM credentials"
+                     " WHERE login = ?1 ORDER BY id",
+                     &q, e);
+    if (rc != MZ_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        struct mz_credential_info c;
+        memset(&c, 0, sizeof(c));
+        c.id = sqlite3_column_int64(q, 0);
+        copy_text(q, 1, c.method, sizeof(c.method));
+        copy_text(q, 2, c.status, sizeof(c.status));
+        c.created_at = sqlite3_column_int64(q, 3);
+        copy_text(q, 4, c.created_by, sizeof(c.created_by));
+        c.last_used_at = sqlite3_column_int64(q, 5);
+        c.revoked_at = sqlite3_column_int64(q, 6);
+        copy_text(q, 7, c.revoked_by, sizeof(c.revoked_by));
+        copy_text(q, 8, c.revoked_why, sizeof(c.revoked_why));
+        fn(&c, arg);
+    }
+    if (step != SQLITE_DONE)
+        rc = db_fail(st, e, _("cannot read the credentials"));
+    sqlite3_finalize(q);
+    return rc;
+}

@@ -1,0 +1,87 @@
+/* Small helpers shared by every part of mnzone: errors, zeroing, i18n, safe files. */
+#ifndef MZ_UTIL_H
+#define MZ_UTIL_H
+
+#include <libintl.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define MZ_TEXTDOMAIN "mnzone"
+#define _(s) dgettext(MZ_TEXTDOMAIN, s)
+#define N_(s) (s)
+
+/* Result codes of the core. The CLI maps them onto its exit codes. */
+enum mz_rc {
+    MZ_OK = 0,
+    MZ_ERR_INPUT,   /* bad input from the caller or the user */
+    MZ_ERR_NOUSER,  /* no such staff member or enrolment */
+    MZ_ERR_CONFIG,  /* configuration file or argument */
+    MZ_ERR_PERM,    /* owner, mode or type of a file */
+    MZ_ERR_STORE,   /* SQLite or the filesystem under it */
+    MZ_ERR_CRYPTO,  /* key file, decryption, randomness */
+    MZ_ERR_NOMEM,
+    MZ_ERR_EXISTS,  /* the thing to create exists already */
+};
+
+/* An error message for people: says what failed and, where it can, what to do. */
+typedef struct {
+    char msg[512];
+} mz_err;
+
+/* Sets E's message (printf format) and returns RC so callers can `return mz_fail(...)`. */
+int mz_fail(mz_err *e, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* True when A is an array, false for a pointer: zeroing through a pointer would
+ * only clear sizeof(pointer) bytes, so the macros below refuse it at compile time. */
+#define MZ_IS_ARRAY(a) (!__builtin_types_compatible_p(__typeof__(a), __typeof__(&(a)[0])))
+#define mz_zero_array(a)                                                                           \
+    do {                                                                                           \
+        _Static_assert(MZ_IS_ARRAY(a), "mz_zero_array needs an array, not a pointer");             \
+        sodium_memzero((a), sizeof(a));                                                            \
+    } while (0)
+#define mz_zero_object(p) sodium_memzero((p), sizeof(*(p)))
+
+/* Zeroes a NUL-terminated string in place; NULL is allowed. */
+void mz_zero_string(char *s);
+/* Zeroes then frees a string; NULL is allowed. */
+void mz_free_string(char *s);
+
+/* Fills BUF with LEN bytes from getrandom(2); returns MZ_OK or MZ_ERR_CRYPTO. */
+int mz_random(void *buf, size_t len);
+
+/* Parses a whole decimal number in [MIN, MAX]; returns false on anything else. */
+bool mz_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+
+/* Login names as Linux allows them: 1..32 bytes, no '/', ':', space or control
+ * characters, not starting with '-'. */
+bool mz_valid_login(const char *name);
+
+/* True when S is well-formed UTF-8 (no overlong forms, no surrogates). */
+bool mz_valid_utf8(const char *s);
+
+/* How a file must be protected. CONFIG: not writable by group or others.
+ * SECRET: neither readable nor writable by group or others. */
+enum mz_file_kind { MZ_FILE_CONFIG, MZ_FILE_SECRET };
+
+/* Opens PATH with O_NOFOLLOW|O_CLOEXEC and FLAGS, then checks on the descriptor that it is
+ * a regular file owned by root or the effective uid with modes fit for KIND. */
+int mz_open_checked(const char *path, int flags, enum mz_file_kind kind, int *fd, mz_err *e);
+/* Checks FD (opened from PATH) as mz_open_checked does. */
+int mz_check_fd(int fd, const char *path, enum mz_file_kind kind, mz_err *e);
+/* Checks that the directory holding PATH is owned by root or the effective uid and is
+ * not writable by group or others, so nobody else can swap the file under us. */
+int mz_check_parent_dir(const char *path, mz_err *e);
+
+/* Formats T as UTC ISO 8601 ("2026-04-01T09:00:00Z") into BUF (at least 21 bytes). */
+void mz_iso_time(int64_t t, char *buf, size_t len);
+/* Formats T as local "YYYY-MM-DD HH:MM" for messages to people. */
+void mz_local_time(int64_t t, char *buf, size_t len);
+/* Today's local date as "YYYY-MM-DD" at time NOW. */
+void mz_local_date(int64_t now, char *buf, size_t len);
+/* True when S is a valid calendar date "YYYY-MM-DD". */
+bool mz_valid_date(const char *s);
+
+#endif

@@ -1,0 +1,368 @@
+/* pam_mnzone: PAM glue only. Arguments, conversation, syslog and result codes; every
+ * decision is taken in lib/. Fails closed: no error path returns PAM_SUCCESS or
+ * PAM_IGNORE. */
+#include "config.h"
+
+#include "mz_auth.h"
+#include "mz_config.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timex.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Everything one call of the module knows about the login. */
+struct login {
+    pam_handle_t *pamh;
+    const char *user;
+    struct mz_config cfg;
+    struct mz_attempt attempt;
+    char host[256];
+};
+
+static void bind_domain(void)
+{
+    bindtextdomain(MZ_TEXTDOMAIN, LOCALEDIR);
+}
+
+static const char *item(pam_handle_t *pamh, int type)
+{
+    const void *v = NULL;
+    if (pam_get_item(pamh, type, &v) != PAM_SUCCESS || v == NULL)
+        return "";
+    return v;
+}
+
+/* Sends one message; a missing or failing conversation is an error. */
+static int say(pam_handle_t *pamh, int style, const char *text)
+{
+    char *resp = NULL;
+    int rc = pam_prompt(pamh, style, &resp, "%s", text);
+    mz_free_string(resp);
+    return rc == PAM_SUCCESS ? PAM_SUCCESS : PAM_CONV_ERR;
+}
+
+/* Asks for the code with echo off. *INPUT must be freed with mz_free_string. */
+static int ask_code(pam_handle_t *pamh, char **input)
+{
+    const struct pam_conv *conv = NULL;
+    *input = NULL;
+    if (pam_get_item(pamh, PAM_CONV, (const void **)&conv) != PAM_SUCCESS || conv == NULL ||
+        conv->conv == NULL)
+        return PAM_CONV_ERR;
+    int rc = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, input, "%s", _("Verification code: "));
+    if (rc != PAM_SUCCESS || *input == NULL) {
+        mz_free_string(*input);
+        *input = NULL;
+        return PAM_CONV_ERR;
+    }
+    return PAM_SUCCESS;
+}
+
+static void log_attempt(const struct login *l, const char *result, const char *reason)
+{
+    const struct mz_attempt *a = &l->attempt;
+    pam_syslog(l->pamh, LOG_NOTICE, "user=%s service=%s rhost=%s tty=%s result=%s reason=%s",
+               l->user != NULL ? l->user : "?", a->service, a->rhost, a->tty, result, reason);
+}
+
+/* Membership of privileged_group; an unknown group or user counts as privileged so
+ * that a typing mistake makes the limit stricter, not looser. */
+static bool is_privileged(const struct login *l)
+{
+    if (l->cfg.privileged_group[0] == '\0')
+        return false;
+    struct group *gr = getgrnam(l->cfg.privileged_group);
+    struct passwd *pw = getpwnam(l->user);
+    if (gr == NULL || pw == NULL)
+        return true;
+    gid_t groups[256];
+    int n = (int)(sizeof(groups) / sizeof(groups[0]));
+    if (getgrouplist(l->user, pw->pw_gid, groups, &n) < 0)
+        return true;
+    for (int i = 0; i < n; i++)
+        if (groups[i] == gr->gr_gid)
+            return true;
+    return false;
+}
+
+/* The kernel's view of clock synchronisation, per time_sync. False = deny. */
+static bool clock_acceptable(const struct login *l)
+{
+    if (l->cfg.time_sync == MZ_TIME_SYNC_OFF)
+        return true;
+    struct timex tx;
+    memset(&tx, 0, sizeof(tx));
+    if (adjtimex(&tx) != TIME_ERROR)
+        return true;
+    pam_syslog(l->pamh, LOG_WARNING, "the system clock is not synchronised (time_sync=%s)",
+               l->cfg.time_sync == MZ_TIME_SYNC_REQUIRE ? "require" : "warn");
+    return l->cfg.time_sync != MZ_TIME_SYNC_REQUIRE;
+}
+
+/* Reads the user, the configuration and the PAM items. Returns a PAM code. */
+static int start(struct login *l, pam_handle_t *pamh, int argc, const char **argv)
+{
+    mz_err e;
+    memset(l, 0, sizeof(*l));
+    l->pamh = pamh;
+    bind_domain();
+    l->attempt.service = item(pamh, PAM_SERVICE);
+    l->attempt.tty = item(pamh, PAM_TTY);
+    l->attempt.rhost = item(pamh, PAM_RHOST);
+    if (gethostname(l->host, sizeof(l->host) - 1) != 0)
+        snprintf(l->host, sizeof(l->host), "unknown");
+    l->attempt.host = l->host;
+    l->attempt.now = (int64_t)time(NULL);
+
+    if (mz_config_from_args(&l->cfg, argc, argv, &e) != MZ_OK) {
+        pam_syslog(pamh, LOG_ERR, "configuration error: %s", e.msg);
+        return PAM_SERVICE_ERR;
+    }
+    if (pam_get_user(pamh, &l->user, NULL) != PAM_SUCCESS || l->user == NULL) {
+        pam_syslog(pamh, LOG_ERR, "cannot determine the user name");
+        return PAM_USER_UNKNOWN;
+    }
+    if (!mz_valid_login(l->user)) {
+        pam_syslog(pamh, LOG_NOTICE, "refusing a malformed user name");
+        l->user = NULL;
+        return PAM_USER_UNKNOWN;
+    }
+    l->attempt.user = l->user;
+    return PAM_SUCCESS;
+}
+
+static int open_store(struct login *l, struct mz_store **st)
+{
+    mz_err e;
+    if (mz_store_open(l->cfg.store, 0, st, &e) != MZ_OK) {
+        pam_syslog(l->pamh, LOG_ERR, "store: %s", e.msg);
+        log_attempt(l, "error", "store unavailable");
+        return PAM_AUTHINFO_UNAVAIL;
+    }
+    return PAM_SUCCESS;
+}
+
+static void say_locked(pam_handle_t *pamh, int64_t until)
+{
+    char when[64], msg[256];
+    if (until == MZ_LOCKED_FOREVER) {
+        snprintf(msg, sizeof(msg), "%s",
+                 _("Too many failed attempts: locked. Ask your administrator to unlock you."));
+    } else {
+        mz_local_time(until, when, sizeof(when));
+        snprintf(msg, sizeof(msg), _("Too many failed attempts: locked until %s."), when);
+    }
+    say(pamh, PAM_ERROR_MSG, msg);
+}
+
+/* The message after an accepted code: when and where the previous success was, and how
+ * many failures came since. */
+static int say_welcome(pam_handle_t *pamh, const struct mz_last_login *last)
+{
+    char msg[512], when[64];
+    if (last->at == 0) {
+        snprintf(msg, sizeof(msg), "%s", _("This is your first login with mnzone."));
+    } else {
+        mz_local_time(last->at, when, sizeof(when));
+        snprintf(msg, sizeof(msg), _("Last login: %s from %s (%s). Failed attempts since: %u."),
+                 when, last->host[0] != '\0' ? last->host : "-", last->service,
+                 last->failures_since);
+    }
+    return say(pamh, PAM_TEXT_INFO, msg);
+}
+
+static int verdict_to_pam(pam_handle_t *pamh, const struct mz_verdict *v, const struct mz_policy *p)
+{
+    char msg[256];
+    switch (v->outcome) {
+    case MZ_ACCEPT:
+        return PAM_SUCCESS;
+    case MZ_REJECT_WRONG:
+        snprintf(msg, sizeof(msg), "%s", _("Wrong code. Log in again with the current code."));
+        break;
+    case MZ_REJECT_REPLAY:
+        snprintf(msg, sizeof(msg), "%s",
+                 _("That code was already used. Wait for the next code, then log in again."));
+        break;
+    case MZ_REJECT_MALFORMED:
+        snprintf(msg, sizeof(msg), _("Enter the %u-digit code shown in your authenticator app."),
+                 p->digits);
+        break;
+    case MZ_REJECT_LOCKED:
+        say_locked(pamh, v->locked_until);
+        return PAM_MAXTRIES;
+    case MZ_REJECT_NO_FACTOR:
+        say(pamh, PAM_ERROR_MSG, _("You have no second factor. Ask your administrator to enrol you."));
+        return PAM_USER_UNKNOWN;
+    case MZ_REJECT_ERROR:
+    default:
+        return PAM_SYSTEM_ERR;
+    }
+    say(pamh, PAM_ERROR_MSG, msg);
+    if (v->locked_now)
+        say_locked(pamh, v->locked_until);
+    return PAM_AUTH_ERR;
+}
+
+/* After start() and open_store(): the whole TOTP exchange. */
+static int authenticate(struct login *l, struct mz_store *st)
+{
+    mz_err e;
+    struct mz_keys keys;
+    enum mz_user_state state;
+    int64_t locked_until;
+
+    if (mz_auth_status(st, l->user, l->attempt.now, &state, &locked_until, &e) != MZ_OK) {
+        pam_syslog(l->pamh, LOG_ERR, "store: %s", e.msg);
+        log_attempt(l, "error", "store unreadable");
+        return PAM_AUTHINFO_UNAVAIL;
+    }
+    if (state == MZ_USER_UNKNOWN && l->cfg.unenrolled == MZ_UNENROLLED_IGNORE) {
+        log_attempt(l, "ignore", "not enrolled; unenrolled = ignore");
+        return PAM_IGNORE;
+    }
+    if (mz_keys_load(l->cfg.key_file, &keys, &e) != MZ_OK) {
+        pam_syslog(l->pamh, LOG_ERR, "key: %s", e.msg);
+        log_attempt(l, "error", "key file unusable");
+        return PAM_AUTHINFO_UNAVAIL;
+    }
+
+    int rc;
+    if (state == MZ_USER_UNKNOWN || state == MZ_USER_NO_FACTOR || state == MZ_USER_LOCKED) {
+        const char *reason = state == MZ_USER_LOCKED ? "locked out" : "not enrolled";
+        mz_auth_record(st, &keys, &l->attempt, "auth", "failure", reason, &e);
+        log_attempt(l, "failure", reason);
+        if (state == MZ_USER_LOCKED) {
+            say_locked(l->pamh, locked_until);
+            rc = PAM_MAXTRIES;
+        } else {
+            say(l->pamh, PAM_ERROR_MSG,
+                _("You have no second factor. Ask your administrator to enrol you."));
+            rc = PAM_USER_UNKNOWN;
+        }
+        goto done;
+    }
+
+    char *input = NULL;
+    rc = ask_code(l->pamh, &input);
+    if (rc != PAM_SUCCESS) {
+        mz_auth_record(st, &keys, &l->attempt, "auth", "failure", "conversation failed", &e);
+        log_attempt(l, "failure", "conversation failed");
+        goto done;
+    }
+    l->attempt.now = (int64_t)time(NULL); /* the user may have taken a while */
+    l->attempt.privileged = is_privileged(l);
+
+    struct mz_verdict v;
+    struct mz_last_login last;
+    struct mz_policy policy;
+    mz_policy_from_config(&l->cfg, l->attempt.privileged, &policy);
+    int arc = mz_auth_attempt(&l->cfg, st, &keys, &l->attempt, input, &v, &last, &e);
+    mz_free_string(input);
+    if (arc != MZ_OK) {
+        pam_syslog(l->pamh, LOG_ERR, "store: %s", e.msg);
+        log_attempt(l, "error", "cannot record the attempt");
+        say(l->pamh, PAM_ERROR_MSG,
+            _("Login is not possible now (system error). Contact your administrator."));
+        rc = PAM_SYSTEM_ERR;
+        goto done;
+    }
+    log_attempt(l, v.outcome == MZ_ACCEPT ? "success" : "failure", mz_outcome_reason(v.outcome));
+    rc = verdict_to_pam(l->pamh, &v, &policy);
+    if (rc == PAM_SUCCESS)
+        rc = say_welcome(l->pamh, &last);
+done:
+    mz_keys_wipe(&keys);
+    return rc;
+}
+
+PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    struct login l;
+    struct mz_store *st = NULL;
+    int rc = start(&l, pamh, argc, argv);
+    if (rc != PAM_SUCCESS) {
+        log_attempt(&l, "error", "cannot start");
+        return rc;
+    }
+    if (!clock_acceptable(&l)) {
+        log_attempt(&l, "failure", "clock not synchronised");
+        say(pamh, PAM_ERROR_MSG, _("The clock of this terminal is not synchronised. Contact your administrator."));
+        return PAM_AUTHINFO_UNAVAIL;
+    }
+    rc = open_store(&l, &st);
+    if (rc == PAM_SUCCESS)
+        rc = authenticate(&l, st);
+    mz_store_close(st);
+    if (l.cfg.debug)
+        pam_syslog(pamh, LOG_DEBUG, "authenticate returns %s", pam_strerror(pamh, rc));
+    return rc;
+}
+
+PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    return PAM_SUCCESS;
+}
+
+PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+    struct login l;
+    struct mz_store *st = NULL;
+    mz_err e;
+    enum mz_account_state state = MZ_ACCOUNT_UNKNOWN;
+    char today[16];
+
+    int rc = start(&l, pamh, argc, argv);
+    if (rc != PAM_SUCCESS) {
+        log_attempt(&l, "error", "cannot start");
+        return rc;
+    }
+    rc = open_store(&l, &st);
+    if (rc != PAM_SUCCESS)
+        return rc;
+    mz_local_date(l.attempt.now, today, sizeof(today));
+    if (mz_account_check(st, l.user, today, &state, &e) != MZ_OK) {
+        pam_syslog(pamh, LOG_ERR, "store: %s", e.msg);
+        log_attempt(&l, "error", "store unreadable");
+        rc = PAM_AUTHINFO_UNAVAIL;
+        goto done;
+    }
+    switch (state) {
+    case MZ_ACCOUNT_OK:
+        rc = PAM_SUCCESS;
+        break;
+    case MZ_ACCOUNT_UNKNOWN:
+    case MZ_ACCOUNT_NO_FACTOR:
+        if (state == MZ_ACCOUNT_UNKNOWN && l.cfg.unenrolled == MZ_UNENROLLED_IGNORE) {
+            rc = PAM_IGNORE;
+            break;
+        }
+        say(pamh, PAM_ERROR_MSG, _("You have no second factor. Ask your administrator to enrol you."));
+        log_attempt(&l, "failure", "account: not enrolled");
+        rc = PAM_PERM_DENIED;
+        break;
+    case MZ_ACCOUNT_SUSPENDED:
+    case MZ_ACCOUNT_REVOKED:
+        say(pamh, PAM_ERROR_MSG, _("Your access has been withdrawn. Ask your administrator."));
+        log_attempt(&l, "failure",
+                    state == MZ_ACCOUNT_REVOKED ? "account: revoked" : "account: suspended");
+        rc = PAM_PERM_DENIED;
+        break;
+    case MZ_ACCOUNT_EXPIRED:
+        say(pamh, PAM_ERROR_MSG, _("Your access has expired. Ask your administrator."));
+        log_attempt(&l, "failure", "account: expired");
+        rc = PAM_ACCT_EXPIRED;
+        break;
+    }
+done:
+    mz_store_close(st);
+    return rc;
+}
