@@ -258,7 +258,7 @@ static void print_json(const struct add_opts *o, const char *uri)
     json_object_object_add(j, "method", json_object_new_string("totp"));
     json_object_object_add(j, "uri", json_object_new_string(uri));
     json_object_object_add(j, "verified", json_object_new_boolean(!o->no_verify));
-    const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN);
+    const char *text = json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
     printf("%s\n", text);
     /* json-c keeps its own copies of the URI, in its heap: wipe them before freeing. */
     wipe_owned(text);

@@ -57,20 +57,19 @@ int qr_print_terminal(const char *text, FILE *out, mz_err *e)
 }
 
 /* A new file for a secret: mode 0600, O_EXCL, no link followed. */
-static FILE *create_secret_file(const char *path, mz_err *e)
+static int create_secret_file(const char *path, FILE **f, mz_err *e)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        mz_fail(e, errno == EEXIST ? MZ_ERR_INPUT : MZ_ERR_PERM, _("%s: cannot create: %s"), path,
-                strerror(errno));
-        return NULL;
-    }
-    FILE *f = fdopen(fd, "wb");
-    if (f == NULL) {
+    if (fd < 0) /* an existing file or link is the caller's mistake: exit 2 */
+        return mz_fail(e, errno == EEXIST ? MZ_ERR_INPUT : MZ_ERR_PERM,
+                       _("%s: cannot create: %s"), path, strerror(errno));
+    *f = fdopen(fd, "wb");
+    if (*f == NULL) {
         close(fd);
-        mz_fail(e, MZ_ERR_NOMEM, _("%s: cannot create: %s"), path, strerror(errno));
+        unlink(path);
+        return mz_fail(e, MZ_ERR_NOMEM, _("%s: cannot create: %s"), path, strerror(errno));
     }
-    return f;
+    return MZ_OK;
 }
 
 /* Closes F and removes PATH if anything went wrong, so no half file is left. */
@@ -92,10 +91,11 @@ int qr_write_png(const char *text, const char *path, mz_err *e)
     QRcode *qr = encode(text, e);
     if (qr == NULL)
         return MZ_ERR_NOMEM;
-    FILE *f = create_secret_file(path, e);
-    if (f == NULL) {
+    FILE *f = NULL;
+    int created = create_secret_file(path, &f, e);
+    if (created != MZ_OK) {
         release(qr);
-        return MZ_ERR_PERM;
+        return created;
     }
     int side = (qr->width + 2 * QUIET) * PNG_SCALE;
     png_bytep volatile row = calloc((size_t)side, 1);
@@ -132,10 +132,11 @@ int qr_write_svg(const char *text, const char *path, mz_err *e)
     QRcode *qr = encode(text, e);
     if (qr == NULL)
         return MZ_ERR_NOMEM;
-    FILE *f = create_secret_file(path, e);
-    if (f == NULL) {
+    FILE *f = NULL;
+    int created = create_secret_file(path, &f, e);
+    if (created != MZ_OK) {
         release(qr);
-        return MZ_ERR_PERM;
+        return created;
     }
     int side = qr->width + 2 * QUIET;
     fprintf(f,

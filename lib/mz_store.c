@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct mz_store {
@@ -78,10 +79,26 @@ sqlite3 *mz_store_db(struct mz_store *st)
     return st->db;
 }
 
+/* Every login opens and closes the store. By default closing the last connection
+ * checkpoints the WAL into the database and deletes it: four fsyncs more per login.
+ * Logins skip that, but then each open rebuilds the WAL index by reading the whole WAL
+ * and cannot tell which frames were already copied, so a plain automatic checkpoint
+ * would never let the WAL restart. Truncating it once it passes MZ_LOGIN_WAL_PAGES
+ * keeps both the reading at open and the checkpoints small. */
+static int truncate_wal_when_long(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    if (pages >= MZ_LOGIN_WAL_PAGES)
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    return SQLITE_OK;
+}
+
 /* The file must exist (or be created here, 0600) and pass the owner and mode checks. */
 static int check_file(const char *path, bool create, mz_err *e)
 {
     int fd;
+    struct stat st;
+    if (!create && lstat(path, &st) != 0 && errno == ENOENT)
+        return mz_fail(e, MZ_ERR_STORE, _("%s: no store; create it with mnzone-enroll init"), path);
     int rc = mz_check_parent_dir(path, e);
     if (rc != MZ_OK)
         return rc;
@@ -94,8 +111,8 @@ static int check_file(const char *path, bool create, mz_err *e)
         }
     }
     rc = mz_open_checked(path, O_RDONLY, MZ_FILE_SECRET, &fd, e);
-    if (rc == MZ_ERR_CONFIG) /* missing */
-        return mz_fail(e, MZ_ERR_STORE, _("%s: no store; create it with mnzone-enroll init"), path);
+    if (rc == MZ_ERR_CONFIG) /* vanished since the check above */
+        rc = MZ_ERR_STORE;
     if (rc == MZ_OK)
         close(fd);
     return rc;
@@ -118,6 +135,10 @@ int mz_store_open(const char *path, int flags, struct mz_store **out, mz_err *e)
         goto fail;
     }
     sqlite3_extended_result_codes(st->db, 1);
+    if (flags & MZ_STORE_LOGIN) {
+        sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+        sqlite3_wal_hook(st->db, truncate_wal_when_long, NULL);
+    }
     sqlite3_busy_timeout(st->db, MZ_BUSY_TIMEOUT_MS);
     if (sqlite3_exec(st->db,
                      "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"

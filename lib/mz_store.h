@@ -10,11 +10,14 @@
 
 #define MZ_SCHEMA_VERSION 1
 #define MZ_BUSY_TIMEOUT_MS 5000
+/* WAL size (pages) at which a login's commit checkpoints; see mz_store_open. */
+#define MZ_LOGIN_WAL_PAGES 32
 
 struct mz_store;
 
 enum mz_store_flags {
     MZ_STORE_CREATE = 1, /* create the file (mode 0600) and the schema if missing */
+    MZ_STORE_LOGIN = 2,  /* a login's short connection: no checkpoint when it closes */
 };
 
 /* Opens the store at PATH after checking the file and its folder (owner root, no

@@ -142,7 +142,7 @@ static int start(struct login *l, pam_handle_t *pamh, int argc, const char **arg
 static int open_store(struct login *l, struct mz_store **st)
 {
     mz_err e;
-    if (mz_store_open(l->cfg.store, 0, st, &e) != MZ_OK) {
+    if (mz_store_open(l->cfg.store, MZ_STORE_LOGIN, st, &e) != MZ_OK) {
         pam_syslog(l->pamh, LOG_ERR, "store: %s", e.msg);
         log_attempt(l, "error", "store unavailable");
         return PAM_AUTHINFO_UNAVAIL;
