@@ -3,6 +3,7 @@
  * terminal or stdin. For ./quickstart demo; /etc/pam.d is never read. */
 #include "config.h"
 
+#include <locale.h>
 #include <security/pam_appl.h>
 #include <security/pam_misc.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: mz-login SERVICE USER CONFDIR\n");
         return 2;
     }
+    setlocale(LC_ALL, ""); /* as login(1) does: the module's messages follow LANG */
     struct pam_conv conv = {misc_conv, NULL};
     pam_handle_t *pamh = NULL;
     int rc = pam_start_confdir(argv[1], argv[2], &conv, argv[3], &pamh);
