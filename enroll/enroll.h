@@ -2,10 +2,12 @@
 #ifndef ENROLL_H
 #define ENROLL_H
 
+#include "mz_admin.h"
 #include "mz_audit.h"
 #include "mz_config.h"
 #include "mz_store.h"
 
+#include <json-c/json.h>
 #include <stdbool.h>
 
 /* Exit codes of DESIGN.md. */
@@ -44,8 +46,33 @@ void enroll_close(struct enroll *en);
 int enroll_audit(struct enroll *en, const char *event, const char *method, const char *user,
                  const char *reason, mz_err *e);
 
+/* Names, departments, reasons: UTF-8 without control characters, at most MAX bytes. */
+bool enroll_valid_text(const char *s, size_t max, bool may_be_empty);
+/* Reads one line with echo off when stdin is a terminal (after PROMPT), else plainly. */
+bool enroll_read_hidden(const char *prompt, char *buf, size_t len);
+/* Prints J (pretty) and frees it; SECRET: zero every string in it and json-c's text
+ * buffer before they go back to the allocator. */
+void enroll_print_json(json_object *j, bool secret);
+/* Voids LOGIN's recovery codes and issues N new ones into CODES (in the transaction). */
+int enroll_issue_recovery_codes(struct enroll *en, const char *login, char (*codes)[MZ_CODE_TEXT],
+                                unsigned n, mz_err *e);
+void enroll_print_codes(const char (*codes)[MZ_CODE_TEXT], unsigned n);
+json_object *enroll_codes_json(const char (*codes)[MZ_CODE_TEXT], unsigned n);
+/* Commits when RC is MZ_OK, else rolls back; returns the final result code. */
+int enroll_commit(struct enroll *en, int rc, mz_err *e);
+/* Exit code for a staff member that must exist: 3 if not. */
+int enroll_need_user(struct enroll *en, const char *command, const char *login,
+                     struct mz_staff *staff);
+
 int cmd_init(struct enroll *en, int argc, char **argv);
 int cmd_add(struct enroll *en, int argc, char **argv);
+int cmd_reset(struct enroll *en, int argc, char **argv);
 int cmd_show(struct enroll *en, int argc, char **argv);
+int cmd_list(struct enroll *en, int argc, char **argv);
+int cmd_revoke(struct enroll *en, int argc, char **argv);
+int cmd_unlock(struct enroll *en, int argc, char **argv);
+int cmd_recovery_codes(struct enroll *en, int argc, char **argv);
+int cmd_emergency(struct enroll *en, int argc, char **argv);
+int cmd_verify(struct enroll *en, int argc, char **argv);
 
 #endif

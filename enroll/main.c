@@ -101,7 +101,18 @@ static void help(void)
                    "  init                       create the store and the key file\n"
                    "  add USER --staff-id ID --name NAME [options]\n"
                    "                             enrol a staff member (TOTP, QR code)\n"
+                   "  reset USER [options]       new TOTP secret; the old one is revoked\n"
                    "  show USER [--json]         the record, credentials and login state\n"
+                   "  list [--status S] [--json|--csv]\n"
+                   "                             one line per staff member\n"
+                   "  revoke USER --reason TEXT  withdraw every credential and code now\n"
+                   "  unlock USER                clear a lock-out\n"
+                   "  recovery-codes USER [--json]\n"
+                   "                             a new set of recovery codes (old set voided)\n"
+                   "  emergency USER --hours N --reason TEXT [--json]\n"
+                   "                             one emergency code valid N hours (1-168)\n"
+                   "  verify USER [CODE] [--json]\n"
+                   "                             check a code as a login would (it is used up)\n"
                    "\n"
                    "Exit codes: 0 done, 1 check failed, 2 usage or bad input,\n"
                    "3 no such user, 4 configuration, permission or store error.\n"
@@ -116,7 +127,14 @@ struct command {
 static const struct command commands[] = {
     {"init", cmd_init},
     {"add", cmd_add},
+    {"reset", cmd_reset},
     {"show", cmd_show},
+    {"list", cmd_list},
+    {"revoke", cmd_revoke},
+    {"unlock", cmd_unlock},
+    {"recovery-codes", cmd_recovery_codes},
+    {"emergency", cmd_emergency},
+    {"verify", cmd_verify},
 };
 
 int main(int argc, char **argv)

@@ -4,6 +4,7 @@
 
 #include <sqlite3.h>
 #include <string.h>
+#include <time.h>
 
 void mz_policy_from_config(const struct mz_config *cfg, bool privileged, struct mz_policy *p)
 {
@@ -14,20 +15,25 @@ void mz_policy_from_config(const struct mz_config *cfg, bool privileged, struct 
     if (privileged && cfg->privileged_max_failures < p->max_failures)
         p->max_failures = cfg->privileged_max_failures;
     p->lockout = cfg->lockout;
+    p->keys = NULL;
 }
 
 /* Whether LOGIN is in the store, is active and has an active credential. */
-static int presence(struct mz_store *st, const char *login, bool *known, bool *usable, mz_err *e)
+static int presence(struct mz_store *st, const char *login, int64_t now, bool *known, bool *usable,
+                    mz_err *e)
 {
     sqlite3 *db = mz_store_db(st);
     sqlite3_stmt *q;
     if (sqlite3_prepare_v2(db,
-                           "SELECT s.status = 'active' AND EXISTS (SELECT 1 FROM credentials c"
-                           " WHERE c.login = s.login AND c.status = 'active')"
+                           "SELECT s.status = 'active' AND (EXISTS (SELECT 1 FROM credentials c"
+                           " WHERE c.login = s.login AND c.status = 'active') OR EXISTS"
+                           " (SELECT 1 FROM codes k WHERE k.login = s.login AND k.used_at = 0"
+                           " AND k.voided_at = 0 AND (k.expires_at = 0 OR k.expires_at > ?2)))"
                            " FROM staff s WHERE s.login = ?1",
                            -1, &q, NULL) != SQLITE_OK)
         return mz_fail(e, MZ_ERR_STORE, _("cannot read the store: %s"), sqlite3_errmsg(db));
     sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, now);
     int rc = MZ_OK;
     int step = sqlite3_step(q);
     *known = step == SQLITE_ROW;
@@ -45,7 +51,7 @@ int mz_auth_status(struct mz_store *st, const char *login, int64_t now, enum mz_
     struct mz_record rec;
     memset(&rec, 0, sizeof(rec));
     *locked_until = 0;
-    int rc = presence(st, login, &known, &usable, e);
+    int rc = presence(st, login, now, &known, &usable, e);
     if (rc == MZ_OK && known)
         rc = mz_store_load_state(st, login, &rec, e);
     if (rc != MZ_OK)
@@ -71,7 +77,7 @@ static void fill_event(struct mz_event *ev, const struct mz_attempt *a, const ch
     ev->user = a->user;
     ev->actor = a->user;
     ev->event = event;
-    ev->method = "totp";
+    ev->method = strcmp(event, "auth") == 0 ? "totp" : "";
     ev->result = result;
     ev->reason = reason;
 }
@@ -100,6 +106,7 @@ int mz_auth_attempt(const struct mz_config *cfg, struct mz_store *st, const stru
     int64_t cred_id = 0;
     memset(last, 0, sizeof(*last));
     mz_policy_from_config(cfg, a->privileged, &policy);
+    policy.keys = keys;
 
     int rc = mz_store_begin(st, e);
     if (rc != MZ_OK)
@@ -139,6 +146,7 @@ int mz_auth_attempt(const struct mz_config *cfg, struct mz_store *st, const stru
         struct mz_event ev;
         fill_event(&ev, a, "auth", accepted ? "success" : "failure",
                    mz_outcome_reason(verdict->outcome));
+        ev.method = mz_method_name(verdict->method);
         rc = mz_audit_append(st, keys, &ev, a->now, e);
     }
 finish:
@@ -178,7 +186,7 @@ int mz_account_check(struct mz_store *st, const char *login, const char *today,
         return MZ_OK;
     }
     if (rc == MZ_OK)
-        rc = presence(st, login, &known, &usable, e);
+        rc = presence(st, login, (int64_t)time(NULL), &known, &usable, e);
     if (rc == MZ_OK)
         *state = mz_account_decide(&staff, usable, today);
     return rc;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void mz_config_defaults(struct mz_config *cfg)
@@ -227,7 +228,8 @@ int mz_config_parse(struct mz_config *cfg, const char *text, size_t len, const c
 int mz_config_load_file(struct mz_config *cfg, const char *path, bool must_exist, mz_err *e)
 {
     int fd;
-    if (!must_exist && access(path, F_OK) != 0 && errno == ENOENT)
+    struct stat st;
+    if (!must_exist && lstat(path, &st) != 0 && errno == ENOENT) /* a dangling link is no absence */
         return MZ_OK;
     int rc = mz_open_checked(path, O_RDONLY, MZ_FILE_CONFIG, &fd, e);
     if (rc != MZ_OK)

@@ -27,6 +27,7 @@ static void count_failure(const struct mz_policy *policy, int64_t now, struct mz
                           struct mz_verdict *v)
 {
     rec->failures++;
+    rec->failures_since_success++;
     rec->last_failure_at = now;
     if (rec->failures >= policy->max_failures) {
         rec->locked_until = policy->lockout == 0 ? MZ_LOCKED_FOREVER
@@ -36,12 +37,36 @@ static void count_failure(const struct mz_policy *policy, int64_t now, struct mz
     }
 }
 
+static void accept(struct mz_record *rec, int64_t now, struct mz_verdict *v)
+{
+    v->outcome = MZ_ACCEPT;
+    v->failures_before = rec->failures_since_success;
+    rec->failures = 0;
+    rec->failures_since_success = 0;
+    rec->last_success_at = now;
+}
+
+/* A one-time code: right when it matches an unused, unexpired code of the user. */
+static enum mz_totp_result decide_code(const struct mz_policy *policy, struct mz_record *rec,
+                                       const char *code, int64_t now, struct mz_verdict *v)
+{
+    if (policy->keys == NULL || rec->ncodes == 0)
+        return MZ_TOTP_WRONG;
+    int i = mz_code_find(policy->keys, rec->codes, rec->ncodes, code, now);
+    if (i < 0)
+        return MZ_TOTP_WRONG;
+    rec->used_code_id = rec->codes[i].id;
+    v->method = rec->codes[i].emergency ? MZ_METHOD_EMERGENCY : MZ_METHOD_RECOVERY;
+    return MZ_TOTP_OK;
+}
+
 void mz_decide(const struct mz_policy *policy, const struct mz_record *in, const char *input,
                int64_t now, struct mz_verdict *verdict, struct mz_record *out)
 {
     if (out != in)
         memcpy(out, in, sizeof(*out));
     memset(verdict, 0, sizeof(*verdict));
+    out->used_code_id = 0;
 
     if (mz_is_locked(out, now)) {
         verdict->outcome = MZ_REJECT_LOCKED;
@@ -52,22 +77,28 @@ void mz_decide(const struct mz_policy *policy, const struct mz_record *in, const
         out->locked_until = 0;
         out->failures = 0;
     }
-    if (!out->has_totp) {
+    if (!out->has_totp && out->ncodes == 0) {
         verdict->outcome = MZ_REJECT_NO_FACTOR;
         return;
     }
 
+    char code[MZ_CODE_SYMBOLS + 1];
     enum mz_totp_result r = MZ_TOTP_MALFORMED;
-    if (!malformed(input))
+    if (!malformed(input) && mz_code_normalize(input, code)) {
+        r = decide_code(policy, out, code, now, verdict);
+        sodium_memzero(code, sizeof(code));
+    } else if (!malformed(input) && out->has_totp) {
         r = mz_totp_check(out->secret, out->secret_len, input, now, policy->digits,
                           policy->period, policy->window, out->last_step, &verdict->step);
+    }
+    if (r == MZ_TOTP_OK && verdict->method != MZ_METHOD_TOTP) {
+        accept(out, now, verdict);
+        return;
+    }
     switch (r) {
     case MZ_TOTP_OK:
-        verdict->outcome = MZ_ACCEPT;
-        verdict->failures_before = out->failures;
-        out->failures = 0;
         out->last_step = verdict->step;
-        out->last_success_at = now;
+        accept(out, now, verdict);
         return;
     case MZ_TOTP_REPLAY:
         verdict->outcome = MZ_REJECT_REPLAY;
@@ -83,6 +114,19 @@ void mz_decide(const struct mz_policy *policy, const struct mz_record *in, const
         return; /* our fault, not the user's: do not count it */
     }
     count_failure(policy, now, out, verdict);
+}
+
+const char *mz_method_name(enum mz_method method)
+{
+    switch (method) {
+    case MZ_METHOD_RECOVERY:
+        return "recovery";
+    case MZ_METHOD_EMERGENCY:
+        return "emergency";
+    case MZ_METHOD_TOTP:
+        break;
+    }
+    return "totp";
 }
 
 const char *mz_outcome_reason(enum mz_outcome outcome)

@@ -3,10 +3,14 @@
 #ifndef MZ_DECIDE_H
 #define MZ_DECIDE_H
 
+#include "mz_codes.h"
 #include "mz_totp.h"
 
 #include <stdbool.h>
 #include <stdint.h>
+
+/* At most this many unused one-time codes are considered per user. */
+#define MZ_MAX_CODES 128
 
 /* locked_until value for a lock-out that lasts until an administrator unlocks. */
 #define MZ_LOCKED_FOREVER INT64_MAX
@@ -15,6 +19,7 @@ struct mz_policy {
     unsigned digits, period, window;
     unsigned max_failures; /* already the privileged limit when the user is privileged */
     uint64_t lockout;      /* seconds; 0 = until unlocked */
+    const struct mz_keys *keys; /* for the hashes of one-time codes; NULL: none accepted */
 };
 
 /* What the decision reads and writes about one user. */
@@ -23,11 +28,17 @@ struct mz_record {
     uint8_t secret[MZ_SECRET_MAX]; /* decrypted; wiped by the caller */
     size_t secret_len;
     int64_t last_step; /* last accepted TOTP step, -1 none */
-    unsigned failures; /* consecutive failures */
+    unsigned failures; /* consecutive failures, for the lock-out; cleared when it runs out */
+    unsigned failures_since_success; /* shown at the next success; cleared only by one */
     int64_t locked_until; /* 0 = not locked */
     int64_t last_success_at;
     int64_t last_failure_at;
+    struct mz_code_entry codes[MZ_MAX_CODES]; /* unused, not voided (maybe expired) */
+    size_t ncodes;
+    int64_t used_code_id; /* set by mz_decide when a one-time code was accepted */
 };
+
+enum mz_method { MZ_METHOD_TOTP, MZ_METHOD_RECOVERY, MZ_METHOD_EMERGENCY };
 
 enum mz_outcome {
     MZ_ACCEPT,
@@ -45,7 +56,11 @@ struct mz_verdict {
     unsigned failures_before; /* failures since the last success, for the message on success */
     bool locked_now;          /* this attempt started a lock-out */
     int64_t locked_until;     /* when locked (already or now): until when */
+    enum mz_method method;    /* what the input was taken for */
 };
+
+/* "totp", "recovery" or "emergency", for logs and the audit trail. */
+const char *mz_method_name(enum mz_method method);
 
 /* Decides INPUT (NULL counts as empty) for the user whose record is IN, at time NOW.
  * OUT receives the record to store (it may be IN). Never fails: errors are verdicts. */

@@ -52,6 +52,7 @@ static const char schema_sql[] =
     "CREATE TABLE login_state ("
     " login TEXT PRIMARY KEY REFERENCES staff(login),"
     " failures INTEGER NOT NULL DEFAULT 0,"
+    " failures_since_success INTEGER NOT NULL DEFAULT 0,"
     " locked_until INTEGER NOT NULL DEFAULT 0,"
     " last_success_at INTEGER NOT NULL DEFAULT 0,"
     " last_success_host TEXT NOT NULL DEFAULT '',"
@@ -66,6 +67,10 @@ static const char schema_sql[] =
     "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
     " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
     "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    /* INSERT OR REPLACE deletes without firing DELETE triggers: only new seqs go in. */
+    "CREATE TRIGGER audit_only_append BEFORE INSERT ON audit"
+    " WHEN NEW.seq <= (SELECT COALESCE(MAX(seq), 0) FROM audit)"
     " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
     "PRAGMA user_version = 1;";
 
@@ -357,8 +362,8 @@ int mz_store_load_state(struct mz_store *st, const char *login, struct mz_record
 {
     sqlite3_stmt *q;
     int rc = prepare(st,
-                     "SELECT failures, locked_until, last_success_at, last_failure_at"
-                     " FROM login_state WHERE login = ?1",
+                     "SELECT failures, locked_until, last_success_at, last_failure_at,"
+                     " failures_since_success FROM login_state WHERE login = ?1",
                      &q, e);
     if (rc != MZ_OK)
         return rc;
@@ -369,9 +374,43 @@ int mz_store_load_state(struct mz_store *st, const char *login, struct mz_record
         rec->locked_until = sqlite3_column_int64(q, 1);
         rec->last_success_at = sqlite3_column_int64(q, 2);
         rec->last_failure_at = sqlite3_column_int64(q, 3);
+        rec->failures_since_success = (unsigned)sqlite3_column_int(q, 4);
     } else if (step != SQLITE_DONE) {
         rc = db_fail(st, e, _("cannot read the login state"));
     }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* LOGIN's unused, not voided one-time codes, newest first (expiry is judged later). */
+static int load_codes(struct mz_store *st, const char *login, struct mz_record *rec, mz_err *e)
+{
+    sqlite3_stmt *q;
+    int rc = prepare(st,
+                     "SELECT id, kind, salt, hash, expires_at FROM codes WHERE login = ?1"
+                     " AND used_at = 0 AND voided_at = 0 ORDER BY id DESC LIMIT ?2",
+                     &q, e);
+    if (rc != MZ_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 2, MZ_MAX_CODES);
+    int step;
+    rec->ncodes = 0;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        struct mz_code_entry *c = &rec->codes[rec->ncodes];
+        const char *kind = (const char *)sqlite3_column_text(q, 1);
+        if (sqlite3_column_bytes(q, 2) != MZ_CODE_SALT ||
+            sqlite3_column_bytes(q, 3) != MZ_HASH_BYTES)
+            continue; /* a damaged row can never match */
+        c->id = sqlite3_column_int64(q, 0);
+        c->emergency = kind != NULL && strcmp(kind, "emergency") == 0;
+        memcpy(c->salt, sqlite3_column_blob(q, 2), MZ_CODE_SALT);
+        memcpy(c->hash, sqlite3_column_blob(q, 3), MZ_HASH_BYTES);
+        c->expires_at = sqlite3_column_int64(q, 4);
+        rec->ncodes++;
+    }
+    if (step != SQLITE_DONE)
+        rc = db_fail(st, e, _("cannot read the one-time codes"));
     sqlite3_finalize(q);
     return rc;
 }
@@ -417,7 +456,14 @@ int mz_store_load_record(struct mz_store *st, const struct mz_keys *keys, const 
             }
         }
     }
+    bool active = false;
+    if (rc == MZ_OK) {
+        const char *status = (const char *)sqlite3_column_text(q, 0);
+        active = status != NULL && strcmp(status, "active") == 0;
+    }
     sqlite3_finalize(q);
+    if (rc == MZ_OK && active)
+        rc = load_codes(st, login, rec, e);
     if (rc == MZ_OK)
         rc = mz_store_load_state(st, login, rec, e);
     if (rc != MZ_OK)
@@ -432,10 +478,11 @@ int mz_store_save_record(struct mz_store *st, const char *login, int64_t cred_id
     sqlite3_stmt *q;
     int rc = prepare(st,
                      "INSERT INTO login_state (login, failures, locked_until, last_success_at,"
-                     " last_failure_at, last_success_host, last_success_service)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (login) DO UPDATE SET"
+                     " last_failure_at, last_success_host, last_success_service,"
+                     " failures_since_success) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9)"
+                     " ON CONFLICT (login) DO UPDATE SET"
                      " failures = ?2, locked_until = ?3, last_success_at = ?4,"
-                     " last_failure_at = ?5,"
+                     " last_failure_at = ?5, failures_since_success = ?9,"
                      " last_success_host = CASE WHEN ?8 THEN ?6 ELSE last_success_host END,"
                      " last_success_service = CASE WHEN ?8 THEN ?7 ELSE last_success_service END",
                      &q, e);
@@ -449,10 +496,25 @@ int mz_store_save_record(struct mz_store *st, const char *login, int64_t cred_id
     sqlite3_bind_text(q, 6, accepted ? from->host : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 7, accepted ? from->service : "", -1, SQLITE_STATIC);
     sqlite3_bind_int(q, 8, accepted);
+    sqlite3_bind_int(q, 9, (int)rec->failures_since_success);
     if (sqlite3_step(q) != SQLITE_DONE)
         rc = db_fail(st, e, _("cannot write the login state"));
     sqlite3_finalize(q);
-    if (rc != MZ_OK || !accepted || cred_id == 0)
+    if (rc != MZ_OK || !accepted)
+        return rc;
+    if (rec->used_code_id != 0) {
+        /* A one-time code is spent exactly once: the row must still be unused. */
+        rc = prepare(st, "UPDATE codes SET used_at = ?1 WHERE id = ?2 AND used_at = 0", &q, e);
+        if (rc != MZ_OK)
+            return rc;
+        sqlite3_bind_int64(q, 1, rec->last_success_at);
+        sqlite3_bind_int64(q, 2, rec->used_code_id);
+        if (sqlite3_step(q) != SQLITE_DONE || sqlite3_changes(st->db) != 1)
+            rc = db_fail(st, e, _("cannot mark the code used"));
+        sqlite3_finalize(q);
+        return rc;
+    }
+    if (cred_id == 0)
         return rc;
 
     rc = prepare(st, "UPDATE credentials SET last_step = ?1, last_used_at = ?2 WHERE id = ?3", &q,

@@ -150,6 +150,24 @@ static int open_store(struct login *l, struct mz_store **st)
     return PAM_SUCCESS;
 }
 
+/* A denial before any code was judged: one syslog line and one audit event. The
+ * audit event needs the key; if it cannot be written the syslog line says so and the
+ * denial stands. */
+static void record_denial(struct login *l, struct mz_store *st, const char *event,
+                          const char *reason)
+{
+    mz_err e;
+    struct mz_keys keys;
+    int rc = mz_keys_load(l->cfg.key_file, &keys, &e);
+    if (rc == MZ_OK) {
+        rc = mz_auth_record(st, &keys, &l->attempt, event, "failure", reason, &e);
+        mz_keys_wipe(&keys);
+    }
+    if (rc != MZ_OK)
+        pam_syslog(l->pamh, LOG_ERR, "audit: %s", e.msg);
+    log_attempt(l, "failure", reason);
+}
+
 static void say_locked(pam_handle_t *pamh, int64_t until)
 {
     char when[64], msg[256];
@@ -225,10 +243,6 @@ static int authenticate(struct login *l, struct mz_store *st)
         log_attempt(l, "error", "store unreadable");
         return PAM_AUTHINFO_UNAVAIL;
     }
-    if (state == MZ_USER_UNKNOWN && l->cfg.unenrolled == MZ_UNENROLLED_IGNORE) {
-        log_attempt(l, "ignore", "not enrolled; unenrolled = ignore");
-        return PAM_IGNORE;
-    }
     if (mz_keys_load(l->cfg.key_file, &keys, &e) != MZ_OK) {
         pam_syslog(l->pamh, LOG_ERR, "key: %s", e.msg);
         log_attempt(l, "error", "key file unusable");
@@ -236,8 +250,24 @@ static int authenticate(struct login *l, struct mz_store *st)
     }
 
     int rc;
+    if (state == MZ_USER_UNKNOWN && l->cfg.unenrolled == MZ_UNENROLLED_IGNORE) {
+        /* Allowed only outside zone mynumber (mz_config_validate); still an audited attempt,
+         * and an audit log that cannot be written fails the login. */
+        const char *reason = "not enrolled; unenrolled = ignore";
+        if (mz_auth_record(st, &keys, &l->attempt, "auth", "ignore", reason, &e) != MZ_OK) {
+            pam_syslog(l->pamh, LOG_ERR, "audit: %s", e.msg);
+            log_attempt(l, "error", "cannot record the attempt");
+            rc = PAM_SYSTEM_ERR;
+        } else {
+            log_attempt(l, "ignore", reason);
+            rc = PAM_IGNORE;
+        }
+        goto done;
+    }
     if (state == MZ_USER_UNKNOWN || state == MZ_USER_NO_FACTOR || state == MZ_USER_LOCKED) {
-        const char *reason = state == MZ_USER_LOCKED ? "locked out" : "not enrolled";
+        const char *reason = state == MZ_USER_LOCKED     ? "locked out"
+                             : state == MZ_USER_UNKNOWN ? "not enrolled"
+                                                        : "no active credential";
         mz_auth_record(st, &keys, &l->attempt, "auth", "failure", reason, &e);
         log_attempt(l, "failure", reason);
         if (state == MZ_USER_LOCKED) {
@@ -335,6 +365,7 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
         rc = PAM_AUTHINFO_UNAVAIL;
         goto done;
     }
+    const char *reason = NULL;
     switch (state) {
     case MZ_ACCOUNT_OK:
         rc = PAM_SUCCESS;
@@ -346,22 +377,23 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
             break;
         }
         say(pamh, PAM_ERROR_MSG, _("You have no second factor. Ask your administrator to enrol you."));
-        log_attempt(&l, "failure", "account: not enrolled");
+        reason = "account: not enrolled";
         rc = PAM_PERM_DENIED;
         break;
     case MZ_ACCOUNT_SUSPENDED:
     case MZ_ACCOUNT_REVOKED:
         say(pamh, PAM_ERROR_MSG, _("Your access has been withdrawn. Ask your administrator."));
-        log_attempt(&l, "failure",
-                    state == MZ_ACCOUNT_REVOKED ? "account: revoked" : "account: suspended");
+        reason = state == MZ_ACCOUNT_REVOKED ? "account: revoked" : "account: suspended";
         rc = PAM_PERM_DENIED;
         break;
     case MZ_ACCOUNT_EXPIRED:
         say(pamh, PAM_ERROR_MSG, _("Your access has expired. Ask your administrator."));
-        log_attempt(&l, "failure", "account: expired");
+        reason = "account: expired";
         rc = PAM_ACCT_EXPIRED;
         break;
     }
+    if (reason != NULL)
+        record_denial(&l, st, "account", reason);
 done:
     mz_store_close(st);
     return rc;

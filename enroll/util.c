@@ -1,0 +1,131 @@
+/* Helpers shared by the subcommands: input rules, reading a code from the terminal,
+ * JSON output, issuing recovery codes. */
+#include "config.h"
+
+#include "enroll.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+bool enroll_valid_text(const char *s, size_t max, bool may_be_empty)
+{
+    size_t n = strlen(s);
+    if ((n == 0 && !may_be_empty) || n > max || !mz_valid_utf8(s))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return false;
+    return true;
+}
+
+bool enroll_read_hidden(const char *prompt, char *buf, size_t len)
+{
+    struct termios old, quiet;
+    bool restore = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+    if (restore) {
+        fprintf(stderr, "%s", prompt);
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    bool ok = fgets(buf, (int)len, stdin) != NULL;
+    if (restore) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+        fputc('\n', stderr);
+    }
+    if (ok)
+        buf[strcspn(buf, "\r\n")] = '\0';
+    return ok;
+}
+
+/* json-c hands out its buffers as const, but they live in its writable heap. */
+static void wipe_owned(const char *s)
+{
+    char *w;
+    memcpy(&w, &s, sizeof(w));
+    mz_zero_string(w);
+}
+
+/* Zeroes every string value inside J. */
+static void wipe_strings(json_object *j)
+{
+    switch (json_object_get_type(j)) {
+    case json_type_string:
+        wipe_owned(json_object_get_string(j));
+        break;
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(j); i++)
+            wipe_strings(json_object_array_get_idx(j, i));
+        break;
+    case json_type_object: {
+        json_object_object_foreach(j, key, value)
+        {
+            (void)key;
+            wipe_strings(value);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+void enroll_print_json(json_object *j, bool secret)
+{
+    const char *text = json_object_to_json_string_ext(
+        j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+    printf("%s\n", text);
+    fflush(stdout);
+    if (secret) {
+        wipe_owned(text);
+        wipe_strings(j);
+    }
+    json_object_put(j);
+}
+
+int enroll_issue_recovery_codes(struct enroll *en, const char *login, char (*codes)[MZ_CODE_TEXT],
+                                unsigned n, mz_err *e)
+{
+    int voided;
+    int rc = mz_admin_void_codes(en->st, login, "recovery", en->now, &voided, e);
+    for (unsigned i = 0; rc == MZ_OK && i < n; i++) {
+        char normal[MZ_CODE_SYMBOLS + 1];
+        struct mz_code_entry entry;
+        memset(&entry, 0, sizeof(entry));
+        if (mz_code_generate(codes[i]) != MZ_OK || !mz_code_normalize(codes[i], normal) ||
+            mz_code_seal(&en->keys, normal, &entry) != MZ_OK)
+            rc = mz_fail(e, MZ_ERR_CRYPTO, "%s", _("getrandom failed"));
+        else
+            rc = mz_admin_add_code(en->st, login, "recovery", &entry, en->actor, "", en->now, e);
+        mz_zero_array(normal);
+    }
+    return rc;
+}
+
+void enroll_print_codes(const char (*codes)[MZ_CODE_TEXT], unsigned n)
+{
+    if (n == 0)
+        return;
+    printf("%s\n", _("Recovery codes (each works once; shown only now: hand them over on paper):"));
+    for (unsigned i = 0; i < n; i++)
+        printf("  %2u. %s\n", i + 1, codes[i]);
+}
+
+json_object *enroll_codes_json(const char (*codes)[MZ_CODE_TEXT], unsigned n)
+{
+    json_object *a = json_object_new_array();
+    for (unsigned i = 0; i < n; i++)
+        json_object_array_add(a, json_object_new_string(codes[i]));
+    return a;
+}
+
+int enroll_commit(struct enroll *en, int rc, mz_err *e)
+{
+    if (rc == MZ_OK)
+        rc = mz_store_commit(en->st, e);
+    else
+        mz_store_rollback(en->st);
+    return rc;
+}
