@@ -74,5 +74,6 @@ int cmd_unlock(struct enroll *en, int argc, char **argv);
 int cmd_recovery_codes(struct enroll *en, int argc, char **argv);
 int cmd_emergency(struct enroll *en, int argc, char **argv);
 int cmd_verify(struct enroll *en, int argc, char **argv);
+int cmd_import(struct enroll *en, int argc, char **argv);
 
 #endif

@@ -93,30 +93,32 @@ static void find_actor(char *buf, size_t len)
         snprintf(buf, len, "uid:%u", (unsigned)getuid());
 }
 
+/* One line of help per command: each translated on its own, so that adding a command
+ * adds one message to translate, not a new copy of the whole text. */
+static const char *const usage_lines[][2] = {
+    {"init", N_("create the store and the key file")},
+    {"add USER --staff-id ID --name NAME [options]", N_("enrol a staff member (TOTP, QR code)")},
+    {"reset USER [options]", N_("new TOTP secret; the old one is revoked")},
+    {"show USER [--json]", N_("the record, credentials and login state")},
+    {"list [--status S] [--json|--csv]", N_("one line per staff member")},
+    {"revoke USER --reason TEXT", N_("withdraw every credential and code now")},
+    {"unlock USER", N_("clear a lock-out")},
+    {"recovery-codes USER [--json]", N_("a new set of recovery codes (old set voided)")},
+    {"emergency USER --hours N --reason TEXT [--json]",
+     N_("one emergency code valid N hours (1-168)")},
+    {"verify USER [CODE] [--json]", N_("check a code as a login would (it is used up)")},
+    {"import --csv FILE [--qr-dir DIR] [--json]",
+     N_("enrol many staff at once: all rows or none")},
+};
+
 static void help(void)
 {
-    printf("%s", _("Usage: mnzone-enroll [--config PATH] COMMAND [ARGS]\n"
-                   "\n"
-                   "Commands:\n"
-                   "  init                       create the store and the key file\n"
-                   "  add USER --staff-id ID --name NAME [options]\n"
-                   "                             enrol a staff member (TOTP, QR code)\n"
-                   "  reset USER [options]       new TOTP secret; the old one is revoked\n"
-                   "  show USER [--json]         the record, credentials and login state\n"
-                   "  list [--status S] [--json|--csv]\n"
-                   "                             one line per staff member\n"
-                   "  revoke USER --reason TEXT  withdraw every credential and code now\n"
-                   "  unlock USER                clear a lock-out\n"
-                   "  recovery-codes USER [--json]\n"
-                   "                             a new set of recovery codes (old set voided)\n"
-                   "  emergency USER --hours N --reason TEXT [--json]\n"
-                   "                             one emergency code valid N hours (1-168)\n"
-                   "  verify USER [CODE] [--json]\n"
-                   "                             check a code as a login would (it is used up)\n"
-                   "\n"
-                   "Exit codes: 0 done, 1 check failed, 2 usage or bad input,\n"
-                   "3 no such user, 4 configuration, permission or store error.\n"
-                   "See mnzone-enroll(8).\n"));
+    printf("%s\n\n%s\n", _("Usage: mnzone-enroll [--config PATH] COMMAND [ARGS]"), _("Commands:"));
+    for (size_t i = 0; i < sizeof(usage_lines) / sizeof(usage_lines[0]); i++)
+        printf("  %s\n      %s\n", usage_lines[i][0], _(usage_lines[i][1]));
+    printf("\n%s\n%s\n", _("Exit codes: 0 done, 1 check failed, 2 usage or bad input, 3 no such user, "
+                            "4 configuration, permission or store error."),
+           _("See mnzone-enroll(8)."));
 }
 
 struct command {
@@ -135,6 +137,7 @@ static const struct command commands[] = {
     {"recovery-codes", cmd_recovery_codes},
     {"emergency", cmd_emergency},
     {"verify", cmd_verify},
+    {"import", cmd_import},
 };
 
 int main(int argc, char **argv)

@@ -1,0 +1,355 @@
+/* mnzone-enroll import --csv FILE [--qr-dir DIR]: bulk enrolment (every April) and
+ * migration of existing secrets. All rows or none: one transaction, and the QR folder
+ * is removed again if anything fails. */
+#include "config.h"
+
+#include "enroll.h"
+#include "qr.h"
+
+#include <csv.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define COLUMNS_MIN 6
+#define COLUMNS_MAX 7
+#define FIELD_MAX 1024 /* longer fields are refused: nothing legitimate is this long */
+
+static const char *const column_names[COLUMNS_MAX] = {
+    "user", "staff_id", "name", "department", "employment", "valid_until", "secret"};
+
+struct import {
+    struct enroll *en;
+    const char *file;
+    const char *qr_dir;
+    bool qr_dir_made;
+    unsigned long line;   /* line where the current record started */
+    unsigned long next_line; /* line the parser is on */
+    char fields[COLUMNS_MAX][FIELD_MAX + 1];
+    int nfields;
+    bool overflow;
+    unsigned long rows;
+    int rc;
+    mz_err e;
+};
+
+/* Records the first error, naming the file, the line and the field. */
+static void row_error(struct import *im, int rc, const char *field, const char *what)
+{
+    if (im->rc != MZ_OK)
+        return;
+    im->rc = rc;
+    if (field != NULL)
+        mz_fail(&im->e, rc, _("%s:%lu: %s: %s"), im->file, im->line, field, what);
+    else
+        mz_fail(&im->e, rc, _("%s:%lu: %s"), im->file, im->line, what);
+}
+
+static void on_field(void *data, size_t len, void *arg)
+{
+    struct import *im = arg;
+    if (im->nfields >= COLUMNS_MAX || len > FIELD_MAX) {
+        im->overflow = true;
+        im->nfields++;
+        return;
+    }
+    memcpy(im->fields[im->nfields], data != NULL ? data : "", data != NULL ? len : 0);
+    im->fields[im->nfields][data != NULL ? len : 0] = '\0';
+    if (data != NULL && memchr(data, '\0', len) != NULL)
+        im->overflow = true;
+    im->nfields++;
+}
+
+static bool valid_staff_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+static bool is_header(const struct import *im)
+{
+    return im->rows == 0 && im->nfields >= 1 && strcmp(im->fields[0], "user") == 0;
+}
+
+/* Checks the header row: the columns, in order. */
+static void check_header(struct import *im)
+{
+    bool ok = im->nfields >= COLUMNS_MIN && im->nfields <= COLUMNS_MAX;
+    for (int i = 0; ok && i < im->nfields; i++)
+        ok = strcmp(im->fields[i], column_names[i]) == 0;
+    if (!ok)
+        row_error(im, MZ_ERR_INPUT, NULL,
+                  _("the header must be user,staff_id,name,department,employment,valid_until"
+                    "[,secret]"));
+}
+
+/* The next 31 March on or after NOW. */
+static void fiscal_year_end(int64_t now, char buf[11])
+{
+    struct tm tm;
+    time_t t = (time_t)now;
+    localtime_r(&t, &tm);
+    snprintf(buf, 11, "%04u-03-31", (unsigned)(tm.tm_year + 1900 + (tm.tm_mon >= 3)) % 10000u);
+}
+
+/* Copies a field already checked to fit. */
+static void copy_field(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* Validates the row into STAFF and SECRET; false after row_error. */
+static bool parse_row(struct import *im, struct mz_staff *s, uint8_t *secret, size_t *len,
+                      bool *have_secret)
+{
+    char(*f)[FIELD_MAX + 1] = im->fields;
+    memset(s, 0, sizeof(*s));
+    if (im->overflow || im->nfields < COLUMNS_MIN || im->nfields > COLUMNS_MAX) {
+        row_error(im, MZ_ERR_INPUT, NULL, _("expected 6 or 7 fields"));
+        return false;
+    }
+    if (!mz_valid_login(f[0]))
+        return row_error(im, MZ_ERR_INPUT, "user", _("not a valid login name")), false;
+    if (!valid_staff_id(f[1]))
+        return row_error(im, MZ_ERR_INPUT, "staff_id", _("1 to 64 letters, digits, - or _")),
+               false;
+    if (!enroll_valid_text(f[2], 256, false))
+        return row_error(im, MZ_ERR_INPUT, "name", _("UTF-8 text of 1 to 256 bytes")), false;
+    if (!enroll_valid_text(f[3], 256, true))
+        return row_error(im, MZ_ERR_INPUT, "department", _("UTF-8 text of at most 256 bytes")),
+               false;
+    if (f[4][0] == '\0')
+        s->employment = MZ_EMPLOY_REGULAR;
+    else if (!mz_employment_parse(f[4], &s->employment))
+        return row_error(im, MZ_ERR_INPUT, "employment",
+                         _("expected regular, fiscal-year or contractor")),
+               false;
+    if (strcmp(f[5], "fiscal-year-end") == 0)
+        fiscal_year_end(im->en->now, s->valid_until);
+    else if (f[5][0] != '\0' && !mz_valid_date(f[5]))
+        return row_error(im, MZ_ERR_INPUT, "valid_until",
+                         _("give YYYY-MM-DD or fiscal-year-end")),
+               false;
+    else
+        snprintf(s->valid_until, sizeof(s->valid_until), "%s", f[5]);
+    *have_secret = im->nfields == 7 && f[6][0] != '\0';
+    *len = MZ_SECRET_BYTES;
+    if (*have_secret) {
+        bool ok = mz_base32_decode(f[6], secret, MZ_SECRET_MAX, len) && *len >= MZ_SECRET_MIN;
+        sodium_memzero(f[6], sizeof(f[6]));
+        if (!ok)
+            return row_error(im, MZ_ERR_INPUT, "secret",
+                             _("base32 of at least 80 bits (16 characters)")),
+                   false;
+    } else if (im->qr_dir == NULL) {
+        return row_error(im, MZ_ERR_INPUT, "secret",
+                         _("no secret: give one, or --qr-dir for new QR codes")),
+               false;
+    } else if (mz_random(secret, *len) != MZ_OK) {
+        return row_error(im, MZ_ERR_CRYPTO, NULL, _("getrandom failed")), false;
+    }
+    copy_field(s->login, sizeof(s->login), f[0]);
+    copy_field(s->staff_id, sizeof(s->staff_id), f[1]);
+    copy_field(s->name, sizeof(s->name), f[2]);
+    copy_field(s->dept, sizeof(s->dept), f[3]);
+    s->status = MZ_STAFF_ACTIVE;
+    s->created_at = s->updated_at = im->en->now;
+    snprintf(s->created_by, sizeof(s->created_by), "%s", im->en->actor);
+    snprintf(s->updated_by, sizeof(s->updated_by), "%s", im->en->actor);
+    return true;
+}
+
+static void write_qr(struct import *im, const char *login, const uint8_t *secret, size_t len)
+{
+    struct enroll *en = im->en;
+    char *uri = NULL, path[PATH_MAX];
+    mz_err e;
+    if (mz_otpauth_uri(en->cfg.issuer, login, secret, len, en->cfg.totp_digits,
+                       en->cfg.totp_period, &uri) != MZ_OK)
+        return row_error(im, MZ_ERR_NOMEM, NULL, _("out of memory"));
+    snprintf(path, sizeof(path), "%s/%s.png", im->qr_dir, login);
+    int rc = qr_write_png(uri, path, &e);
+    mz_free_string(uri);
+    if (rc != MZ_OK)
+        row_error(im, rc == MZ_ERR_INPUT ? MZ_ERR_INPUT : MZ_ERR_PERM, NULL, e.msg);
+}
+
+static void on_row(int terminator, void *arg)
+{
+    struct import *im = arg;
+    struct mz_staff s;
+    uint8_t secret[MZ_SECRET_MAX];
+    size_t len = 0;
+    bool have_secret = false;
+    mz_err e;
+
+    if (im->rc == MZ_OK) {
+        if (is_header(im)) {
+            check_header(im);
+        } else if (parse_row(im, &s, secret, &len, &have_secret)) {
+            int rc = mz_store_add_staff(im->en->st, &s, &e);
+            if (rc == MZ_OK)
+                rc = mz_store_add_totp(im->en->st, &im->en->keys, s.login, secret, len, -1,
+                                       im->en->now, im->en->actor, &e);
+            if (rc == MZ_OK)
+                rc = enroll_audit(im->en, "import", "totp", s.login,
+                                  have_secret ? "imported with its secret" : "imported", &e);
+            if (rc != MZ_OK)
+                row_error(im, rc, NULL, e.msg);
+            else if (!have_secret)
+                write_qr(im, s.login, secret, len);
+            im->rows++;
+        }
+        sodium_memzero(secret, sizeof(secret));
+    }
+    sodium_memzero(im->fields, sizeof(im->fields));
+    im->nfields = 0;
+    im->overflow = false;
+    im->line = im->next_line + (terminator == -1 ? 0 : 1);
+}
+
+/* Removes the QR folder made by this run, and what is in it (only files we wrote). */
+static void remove_qr_dir(struct import *im)
+{
+    DIR *d = opendir(im->qr_dir);
+    if (d != NULL) {
+        struct dirent *ent;
+        while ((ent = readdir(d)) != NULL)
+            if (ent->d_name[0] != '.')
+                unlinkat(dirfd(d), ent->d_name, 0);
+        closedir(d);
+    }
+    rmdir(im->qr_dir);
+}
+
+/* Feeds FILE to libcsv, counting lines so errors can name them. */
+static void parse_file(struct import *im, FILE *f)
+{
+    struct csv_parser p;
+    char buf[65536];
+    size_t n;
+    if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
+        return row_error(im, MZ_ERR_NOMEM, NULL, _("out of memory"));
+    im->line = im->next_line = 1;
+    while (im->rc == MZ_OK && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        /* Feed line by line so that im->next_line is right when a row ends. */
+        size_t start = 0;
+        for (size_t i = 0; i < n && im->rc == MZ_OK; i++) {
+            if (buf[i] != '\n')
+                continue;
+            if (csv_parse(&p, buf + start, i + 1 - start, on_field, on_row, im) != i + 1 - start)
+                row_error(im, MZ_ERR_INPUT, NULL, csv_strerror(csv_error(&p)));
+            im->next_line++;
+            start = i + 1;
+        }
+        if (im->rc == MZ_OK && start < n &&
+            csv_parse(&p, buf + start, n - start, on_field, on_row, im) != n - start)
+            row_error(im, MZ_ERR_INPUT, NULL, csv_strerror(csv_error(&p)));
+    }
+    if (im->rc == MZ_OK && ferror(f))
+        row_error(im, MZ_ERR_INPUT, NULL, strerror(errno));
+    if (im->rc == MZ_OK && csv_fini(&p, on_field, on_row, im) != 0)
+        row_error(im, MZ_ERR_INPUT, NULL, csv_strerror(csv_error(&p)));
+    if (p.entry_buf != NULL) /* it held the secrets column */
+        sodium_memzero(p.entry_buf, p.entry_size);
+    csv_free(&p);
+    sodium_memzero(buf, sizeof(buf));
+}
+
+int cmd_import(struct enroll *en, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"csv", required_argument, NULL, 'c'},
+                                             {"qr-dir", required_argument, NULL, 'q'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {NULL, 0, NULL, 0}};
+    struct import *im = calloc(1, sizeof(*im));
+    bool json = false;
+    int c;
+    if (im == NULL)
+        return EXIT_SYSTEM;
+    im->en = en;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c == 'c')
+            im->file = optarg;
+        else if (c == 'q')
+            im->qr_dir = optarg;
+        else if (c == 'j')
+            json = true;
+        else {
+            free(im);
+            return enroll_usage("import", _("unknown or incomplete option %s"), argv[optind - 1]);
+        }
+    }
+    if (im->file == NULL || optind != argc) {
+        free(im);
+        return enroll_usage("import", "%s", _("give --csv FILE"));
+    }
+    int fd = open(im->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+    if (f == NULL) {
+        fprintf(stderr, "mnzone-enroll: %s: %s\n", im->file, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        free(im);
+        return EXIT_USAGE;
+    }
+    int status = enroll_open(en, true);
+    if (status == EXIT_DONE && im->qr_dir != NULL) {
+        if (mkdir(im->qr_dir, 0700) != 0) {
+            fprintf(stderr, "mnzone-enroll: %s: %s (%s)\n", im->qr_dir, strerror(errno),
+                    _("--qr-dir must name a new folder"));
+            status = EXIT_USAGE;
+        }
+        im->qr_dir_made = status == EXIT_DONE;
+    }
+    if (status == EXIT_DONE) {
+        im->rc = mz_store_begin(en->st, &im->e);
+        if (im->rc == MZ_OK)
+            parse_file(im, f);
+        if (im->rc == MZ_OK && im->rows == 0)
+            row_error(im, MZ_ERR_INPUT, NULL, _("no staff members in the file"));
+        im->rc = enroll_commit(en, im->rc, &im->e);
+        if (im->rc != MZ_OK) {
+            if (im->qr_dir_made)
+                remove_qr_dir(im);
+            fprintf(stderr, "mnzone-enroll: %s\n", im->e.msg);
+            fprintf(stderr, "mnzone-enroll: %s\n", _("nothing was imported"));
+            status = enroll_exit_code(im->rc);
+        }
+    }
+    fclose(f);
+    if (status == EXIT_DONE && json) {
+        json_object *j = json_object_new_object();
+        json_object_object_add(j, "imported", json_object_new_int64((int64_t)im->rows));
+        json_object_object_add(j, "qr_dir", im->qr_dir ? json_object_new_string(im->qr_dir) : NULL);
+        enroll_print_json(j, false);
+    } else if (status == EXIT_DONE) {
+        printf(_("Imported %lu staff members.\n"), im->rows);
+        if (im->qr_dir != NULL)
+            printf(_("QR codes for those without a secret are in %s (mode 0700; delete them "
+                     "after handing them over).\n"),
+                   im->qr_dir);
+    }
+    mz_zero_object(im);
+    free(im);
+    return status;
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# mnzone-enroll import --csv: RFC 4180 quoting, Japanese names, all rows or none,
+# errors that name the line and the field, QR files in a new 0700 folder. TAP.
+set -u
+tool="$MZ_BUILDDIR/enroll/mnzone-enroll"
+OATHTOOL=${OATHTOOL:-oathtool}
+ZBARIMG=${ZBARIMG:-zbarimg}
+for need in "$OATHTOOL" "$ZBARIMG" jq sqlite3; do
+    command -v "$need" >/dev/null 2>&1 || { echo "1..0 # SKIP $need not installed"; exit 0; }
+done
+n=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); echo "not ok $n - $1"; }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
+work=$(mktemp -d /tmp/mz-import.XXXXXX); chmod 0700 "$work"; trap 'rm -rf "$work"' EXIT
+db="$work/store/mnzone.db"
+printf 'store = %s\nkey_file = %s/mnzone.key\nissuer = 盛岡市\ntime_sync = off\n' "$db" "$work" >"$work/mnzone.conf"
+cli() { "$tool" --config "$work/mnzone.conf" "$@" >"$work/out" 2>"$work/err" </dev/null; }
+staff_count() { sqlite3 "$db" "SELECT count(*) FROM staff"; }
+cli init
+secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+
+# --- a good file: header, quoted commas, doubled quotes, Japanese (names and departments
+#     refuse control characters, so a quoted newline is an error, tested below)
+cat >"$work/ok.csv" <<'CSV'
+user,staff_id,name,department,employment,valid_until,secret
+sato,2001,"佐藤, ""花子""",保険年金課,fiscal-year,fiscal-year-end,
+ito,2002,伊藤 一郎,"税務課,固定資産税係",,2027-03-31,JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+CSV
+cli import --csv "$work/ok.csv" --qr-dir "$work/qr"; rc=$?
+check "import exit 0" [ $rc -eq 0 ]
+check "two staff members" [ "$(staff_count)" = 2 ]
+check "quoted comma and doubled quote in a name" [ "$(sqlite3 "$db" "SELECT full_name FROM staff WHERE login='sato'")" = '佐藤, "花子"' ]
+check "quoted comma in a department" [ "$(sqlite3 "$db" "SELECT department FROM staff WHERE login='ito'")" = '税務課,固定資産税係' ]
+check "empty employment is regular" [ "$(sqlite3 "$db" "SELECT employment FROM staff WHERE login='ito'")" = regular ]
+check "QR folder is mode 700" [ "$(stat -c %a "$work/qr")" = 700 ]
+check "QR file for the row without a secret, mode 600" [ "$(stat -c %a "$work/qr/sato.png" 2>/dev/null)" = 600 ]
+check "no QR file for the row with a secret" [ ! -e "$work/qr/ito.png" ]
+uri=$("$ZBARIMG" -q --raw "$work/qr/sato.png" 2>/dev/null)
+case "$uri" in "otpauth://totp/%E7%9B%9B%E5%B2%A1%E5%B8%82:sato?secret="*) ok "QR decodes to sato's otpauth URI" ;; *) not_ok "QR: $uri" ;; esac
+cli verify ito "$("$OATHTOOL" --totp -b $secret)"
+check "imported secret works with verify" [ $? -eq 0 ]
+check "import is audited per staff member" [ "$(sqlite3 "$db" "SELECT count(*) FROM audit WHERE event='import'")" = 2 ]
+qsecret=$(printf '%s' "$uri" | sed -n 's/.*secret=\([A-Z2-7]*\).*/\1/p')
+cli verify sato "$("$OATHTOOL" --totp -b "$qsecret")"
+check "the QR's secret is the stored one" [ $? -eq 0 ]
+
+# --- all rows or none, line numbers, field names
+bad() { # NAME LINE FIELD CONTENT...: the import fails with exit 2 naming LINE and FIELD
+    local name=$1 line=$2 field=$3; shift 3
+    printf '%s\n' "$@" >"$work/bad.csv"
+    local before; before=$(staff_count)
+    cli import --csv "$work/bad.csv" --qr-dir "$work/qr-bad"; local rc=$?
+    if [ $rc -eq 2 ] && grep -q "bad.csv:$line: $field" "$work/err" && [ "$(staff_count)" = "$before" ] && [ ! -e "$work/qr-bad" ]; then
+        ok "$name: exit 2, line $line, field $field, nothing imported, no QR folder left"
+    else
+        not_ok "$name: exit $rc, $(cat "$work/err")"
+    fi
+}
+header='user,staff_id,name,department,employment,valid_until'
+bad "bad employment on the last line" 4 employment "$header" 'a1,3001,A,,,' 'a2,3002,B,,,' 'a3,3003,C,,boss,'
+bad "bad date" 3 valid_until "$header" 'a1,3001,A,,,' 'a2,3002,B,,,2027-02-30'
+bad "bad login" 2 user "$header" 'a/1,3001,A,,,'
+bad "bad staff id" 2 staff_id "$header" 'a1,30 01,A,,,'
+bad "empty name" 2 name "$header" 'a1,3001,,,,'
+bad "bad secret" 2 secret "$header,secret" 'a1,3001,A,,,,NOT-BASE32!'
+bad "short secret" 2 secret "$header,secret" 'a1,3001,A,,,,JBSWY3DP'
+bad "a quoted newline in a name: refused at the record's first line" 3 name "$header" 'a1,3001,A,,,' 'a2,3002,"B' 'C",,,' 'a4,3004,D,,,'
+bad "duplicate login in the file" 3 "" "$header" 'a1,3001,A,,,' 'a1,3002,B,,,'
+bad "login already in the store" 2 "" "$header" 'sato,3001,A,,,'
+printf '%s\n%s\n' "$header" 'a1,3001,A,,' >"$work/short.csv"
+cli import --csv "$work/short.csv" --qr-dir "$work/qr-short"
+check "too few fields: exit 2" [ $? -eq 2 ]
+grep -q "short.csv:2:" "$work/err" && ok "too few fields: line named" || not_ok "too few fields: line named"
+printf '%s\n%s\n' "$header" 'a1,3001,"A,,,' >"$work/open.csv"
+cli import --csv "$work/open.csv" --qr-dir "$work/qr-open"
+check "unterminated quote: exit 2" [ $? -eq 2 ]
+printf 'user,staff_id,name\n' >"$work/hdr.csv"
+cli import --csv "$work/hdr.csv"
+check "wrong header: exit 2" [ $? -eq 2 ]
+printf '%s\n%s\n' "$header" 'a1,3001,A,,,' >"$work/nosecret.csv"
+cli import --csv "$work/nosecret.csv"
+check "rows without a secret need --qr-dir: exit 2" [ $? -eq 2 ]
+cli import --csv "$work/ok.csv" --qr-dir "$work/qr"
+check "existing --qr-dir: exit 2" [ $? -eq 2 ]
+check "existing --qr-dir left alone" [ -e "$work/qr/sato.png" ]
+cli import --csv "$work/missing.csv"
+check "missing file: exit 2" [ $? -eq 2 ]
+cli import
+check "no --csv: exit 2" [ $? -eq 2 ]
+
+# --- without a header, CRLF line ends, --json
+printf 'b1,4001,B1,,,,%s\r\nb2,4002,B2,,contractor,,%s\r\n' $secret $secret >"$work/crlf.csv"
+"$tool" --config "$work/mnzone.conf" import --csv "$work/crlf.csv" --json >"$work/out" 2>"$work/err"
+check "CRLF, no header, --json: exit 0" [ $? -eq 0 ]
+check "--json imported count" [ "$(jq -r .imported "$work/out")" = 2 ]
+check "contractor kept" [ "$(sqlite3 "$db" "SELECT employment FROM staff WHERE login='b2'")" = contractor ]
+check "secret sealed, not in clear" sh -c "! grep -q $secret '$db'"
+
+echo "1..$n"
