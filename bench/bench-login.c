@@ -106,8 +106,8 @@ int main(int argc, char **argv)
     if (enrol(dir, staff) != 0)
         return 1;
     double t_enrol = seconds() - t0;
-    snprintf(text, sizeof(text), "store = %s/mnzone.db\nkey_file = %s/mnzone.key\ntime_sync = off\n",
-             dir, dir);
+    snprintf(text, sizeof(text),
+             "store = %s/mnzone.db\nkey_file = %s/mnzone.key\ntime_sync = off\n", dir, dir);
     write_file(dir, "mnzone.conf", text);
     chmod(dir, 0700);
     snprintf(text, sizeof(text), "auth required %s config=%s/mnzone.conf\n", module, dir);
@@ -127,8 +127,8 @@ int main(int argc, char **argv)
             uint8_t secret[MZ_SECRET_BYTES];
             snprintf(user, sizeof(user), "u%06lu", i);
             secret_of(i, secret);
-            oath_totp_generate2((const char *)secret, sizeof(secret), now + round * 30, 30, 0, 6,
-                                0, code_answer);
+            oath_totp_generate2((const char *)secret, sizeof(secret), now + round * 30, 30, 0, 6, 0,
+                                code_answer);
             pam_handle_t *pamh = NULL;
             double t = seconds();
             int rc = pam_start_confdir("mnzone-bench", user, &conv, dir, &pamh);

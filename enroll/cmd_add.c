@@ -42,39 +42,19 @@ static void enrolment_wipe(struct enrolment *n)
     mz_zero_object(n);
 }
 
-/* Staff ids (職員番号): letters, digits, '-' and '_', 1 to 64 of them. */
-static bool valid_staff_id(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              c == '-' || c == '_'))
-            return false;
-    }
-    return true;
-}
 
-/* The next 31 March on or after NOW: the end of the Japanese fiscal year. */
-static void fiscal_year_end(int64_t now, char buf[11])
-{
-    struct tm tm;
-    time_t t = (time_t)now;
-    localtime_r(&t, &tm);
-    int year = tm.tm_year + 1900 + (tm.tm_mon >= 3 ? 1 : 0);
-    snprintf(buf, 11, "%04u-03-31", (unsigned)year % 10000u);
-}
 
 enum { OPT_SECRET = 256, OPT_QR_PNG, OPT_QR_SVG, OPT_CODE, OPT_NO_VERIFY, OPT_JSON };
 
 #define SECRET_OPTIONS                                                                             \
-    {"secret", required_argument, NULL, OPT_SECRET},                                              \
-        {"qr-png", required_argument, NULL, OPT_QR_PNG},                                          \
-        {"qr-svg", required_argument, NULL, OPT_QR_SVG},                                          \
-        {"code", required_argument, NULL, OPT_CODE},                                              \
-        {"no-verify", no_argument, NULL, OPT_NO_VERIFY}, {"json", no_argument, NULL, OPT_JSON}
+    {"secret", required_argument, NULL, OPT_SECRET},                                               \
+        {"qr-png", required_argument, NULL, OPT_QR_PNG},                                           \
+        {"qr-svg", required_argument, NULL, OPT_QR_SVG},                                           \
+        {"code", required_argument, NULL, OPT_CODE},                                               \
+        {"no-verify", no_argument, NULL, OPT_NO_VERIFY},                                           \
+    {                                                                                              \
+        "json", no_argument, NULL, OPT_JSON                                                        \
+    }
 
 /* Takes one of the options add and reset share; false if C is not one of them. */
 static bool secret_option(int c, struct secret_opts *o)
@@ -286,21 +266,21 @@ static int parse_add(struct enroll *en, int argc, char **argv, struct add_opts *
                 return enroll_usage("add", "%s",
                                     _("--method: only totp is available in this version"));
             break;
-        default:
-            return enroll_usage("add", _("unknown or incomplete option %s"), argv[optind - 1]);
+        default: return enroll_usage("add", _("unknown or incomplete option %s"), argv[optind - 1]);
         }
     }
     const char *login = operand_user("add", argc, argv, &status);
     if (login == NULL)
         return status;
-    if (staff_id == NULL || !valid_staff_id(staff_id))
+    if (staff_id == NULL || !enroll_valid_staff_id(staff_id))
         return enroll_usage("add", "%s", _("--staff-id: give 1 to 64 letters, digits, - or _"));
     if (name == NULL || !enroll_valid_text(name, 256, false))
-        return enroll_usage("add", "%s", _("--name: give the full name (UTF-8, at most 256 bytes)"));
+        return enroll_usage("add", "%s",
+                            _("--name: give the full name (UTF-8, at most 256 bytes)"));
     if (!enroll_valid_text(dept, 256, true))
         return enroll_usage("add", "%s", _("--dept: UTF-8 text of at most 256 bytes"));
     if (strcmp(until, "fiscal-year-end") == 0)
-        fiscal_year_end(en->now, o->staff.valid_until);
+        enroll_fiscal_year_end(en->now, o->staff.valid_until);
     else if (until[0] != '\0' && !mz_valid_date(until))
         return enroll_usage("add", "%s", _("--valid-until: give YYYY-MM-DD or fiscal-year-end"));
     else
@@ -370,8 +350,8 @@ static int store_reset(struct enroll *en, const void *arg, struct enrolment *n, 
 {
     const char *login = arg;
     int revoked = 0;
-    int rc = mz_admin_revoke_method(en->st, login, "totp", en->actor, "reset", en->now, &revoked,
-                                    e);
+    int rc =
+        mz_admin_revoke_method(en->st, login, "totp", en->actor, "reset", en->now, &revoked, e);
     if (rc == MZ_OK)
         rc = mz_store_add_totp(en->st, &en->keys, login, n->secret, n->len, n->step, en->now,
                                en->actor, e);

@@ -91,7 +91,8 @@ int cmd_recovery_codes(struct enroll *en, int argc, char **argv)
     if (rc == MZ_OK && o.json) {
         json_object *j = json_object_new_object();
         json_object_object_add(j, "user", json_object_new_string(o.login));
-        json_object_object_add(j, "codes", enroll_codes_json((const char(*)[MZ_CODE_TEXT])codes, n));
+        json_object_object_add(j, "codes",
+                               enroll_codes_json((const char(*)[MZ_CODE_TEXT])codes, n));
         enroll_print_json(j, true);
     } else if (rc == MZ_OK) {
         enroll_print_codes((const char(*)[MZ_CODE_TEXT])codes, n);
@@ -175,8 +176,8 @@ int cmd_verify(struct enroll *en, int argc, char **argv)
     else if (!enroll_read_hidden(_("Verification code: "), typed, sizeof(typed)))
         typed[0] = '\0';
     const char *tty = ttyname(STDIN_FILENO);
-    struct mz_attempt a = {login, "mnzone-enroll", en->host, tty != NULL ? tty : "", "", false,
-                           en->now};
+    struct mz_attempt a = {login, "mnzone-enroll", en->host, tty != NULL ? tty : "",
+                           "",    false,           en->now};
     struct mz_verdict v;
     struct mz_last_login last;
     mz_err e;
@@ -190,10 +191,9 @@ int cmd_verify(struct enroll *en, int argc, char **argv)
         json_object_object_add(j, "user", json_object_new_string(login));
         json_object_object_add(j, "accepted", json_object_new_boolean(ok));
         json_object_object_add(j, "method", json_object_new_string(mz_method_name(v.method)));
-        json_object_object_add(j, "reason",
-                               json_object_new_string(mz_outcome_reason(v.outcome)));
-        json_object_object_add(j, "locked", json_object_new_boolean(v.locked_now ||
-                                                                    v.outcome == MZ_REJECT_LOCKED));
+        json_object_object_add(j, "reason", json_object_new_string(mz_outcome_reason(v.outcome)));
+        json_object_object_add(
+            j, "locked", json_object_new_boolean(v.locked_now || v.outcome == MZ_REJECT_LOCKED));
         enroll_print_json(j, false);
     } else if (ok) {
         printf(_("Accepted (%s) for %s; the code is now used.\n"), mz_method_name(v.method), login);

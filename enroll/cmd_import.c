@@ -30,7 +30,7 @@ struct import {
     const char *file;
     const char *qr_dir;
     bool qr_dir_made;
-    unsigned long line;   /* line where the current record started */
+    unsigned long line;      /* line where the current record started */
     unsigned long next_line; /* line the parser is on */
     char fields[COLUMNS_MAX][FIELD_MAX + 1];
     int nfields;
@@ -67,19 +67,6 @@ static void on_field(void *data, size_t len, void *arg)
     im->nfields++;
 }
 
-static bool valid_staff_id(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-              c == '-' || c == '_'))
-            return false;
-    }
-    return true;
-}
 
 static bool is_header(const struct import *im)
 {
@@ -98,14 +85,6 @@ static void check_header(struct import *im)
                     "[,secret]"));
 }
 
-/* The next 31 March on or after NOW. */
-static void fiscal_year_end(int64_t now, char buf[11])
-{
-    struct tm tm;
-    time_t t = (time_t)now;
-    localtime_r(&t, &tm);
-    snprintf(buf, 11, "%04u-03-31", (unsigned)(tm.tm_year + 1900 + (tm.tm_mon >= 3)) % 10000u);
-}
 
 /* Copies a field already checked to fit. */
 static void copy_field(char *dst, size_t cap, const char *src)
@@ -127,9 +106,8 @@ static bool parse_row(struct import *im, struct mz_staff *s, uint8_t *secret, si
     }
     if (!mz_valid_login(f[0]))
         return row_error(im, MZ_ERR_INPUT, "user", _("not a valid login name")), false;
-    if (!valid_staff_id(f[1]))
-        return row_error(im, MZ_ERR_INPUT, "staff_id", _("1 to 64 letters, digits, - or _")),
-               false;
+    if (!enroll_valid_staff_id(f[1]))
+        return row_error(im, MZ_ERR_INPUT, "staff_id", _("1 to 64 letters, digits, - or _")), false;
     if (!enroll_valid_text(f[2], 256, false))
         return row_error(im, MZ_ERR_INPUT, "name", _("UTF-8 text of 1 to 256 bytes")), false;
     if (!enroll_valid_text(f[3], 256, true))
@@ -142,10 +120,9 @@ static bool parse_row(struct import *im, struct mz_staff *s, uint8_t *secret, si
                          _("expected regular, fiscal-year or contractor")),
                false;
     if (strcmp(f[5], "fiscal-year-end") == 0)
-        fiscal_year_end(im->en->now, s->valid_until);
+        enroll_fiscal_year_end(im->en->now, s->valid_until);
     else if (f[5][0] != '\0' && !mz_valid_date(f[5]))
-        return row_error(im, MZ_ERR_INPUT, "valid_until",
-                         _("give YYYY-MM-DD or fiscal-year-end")),
+        return row_error(im, MZ_ERR_INPUT, "valid_until", _("give YYYY-MM-DD or fiscal-year-end")),
                false;
     else
         snprintf(s->valid_until, sizeof(s->valid_until), "%s", f[5]);
@@ -181,8 +158,8 @@ static void write_qr(struct import *im, const char *login, const uint8_t *secret
     struct enroll *en = im->en;
     char *uri = NULL, path[PATH_MAX];
     mz_err e;
-    if (mz_otpauth_uri(en->cfg.issuer, login, secret, len, en->cfg.totp_digits,
-                       en->cfg.totp_period, &uri) != MZ_OK)
+    if (mz_otpauth_uri(en->cfg.issuer, login, secret, len, en->cfg.totp_digits, en->cfg.totp_period,
+                       &uri) != MZ_OK)
         return row_error(im, MZ_ERR_NOMEM, NULL, _("out of memory"));
     snprintf(path, sizeof(path), "%s/%s.png", im->qr_dir, login);
     int rc = qr_write_png(uri, path, &e);

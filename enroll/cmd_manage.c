@@ -121,10 +121,14 @@ struct list_state {
 static void list_one(const struct mz_staff *s, void *arg)
 {
     struct list_state *ls = arg;
-    const char *fields[] = {s->login, s->staff_id, s->name, s->dept,
-                            mz_employment_name(s->employment), s->valid_until,
+    const char *fields[] = {s->login,
+                            s->staff_id,
+                            s->name,
+                            s->dept,
+                            mz_employment_name(s->employment),
+                            s->valid_until,
                             mz_staff_status_name(s->status)};
-    static const char *const keys[] = {"user", "staff_id", "name", "department",
+    static const char *const keys[] = {"user",       "staff_id",    "name",  "department",
                                        "employment", "valid_until", "status"};
     switch (ls->format) {
     case LIST_CSV:
@@ -134,9 +138,9 @@ static void list_one(const struct mz_staff *s, void *arg)
     case LIST_JSON: {
         json_object *j = json_object_new_object();
         for (int i = 0; i < 7; i++)
-            json_object_object_add(j, keys[i],
-                                   i == 5 && fields[i][0] == '\0' ? NULL
-                                                                  : json_object_new_string(fields[i]));
+            json_object_object_add(
+                j, keys[i],
+                i == 5 && fields[i][0] == '\0' ? NULL : json_object_new_string(fields[i]));
         json_object_array_add(ls->array, j);
         break;
     }

@@ -58,7 +58,8 @@ static int show_json(struct enroll *en, const struct mz_staff *s, const struct m
     json_object_object_add(j, "staff_id", json_object_new_string(s->staff_id));
     json_object_object_add(j, "name", json_object_new_string(s->name));
     json_object_object_add(j, "department", json_object_new_string(s->dept));
-    json_object_object_add(j, "employment", json_object_new_string(mz_employment_name(s->employment)));
+    json_object_object_add(j, "employment",
+                           json_object_new_string(mz_employment_name(s->employment)));
     json_object_object_add(j, "valid_until",
                            s->valid_until[0] ? json_object_new_string(s->valid_until) : NULL);
     json_object_object_add(j, "status", json_object_new_string(mz_staff_status_name(s->status)));

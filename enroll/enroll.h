@@ -48,6 +48,10 @@ int enroll_audit(struct enroll *en, const char *event, const char *method, const
 
 /* Names, departments, reasons: UTF-8 without control characters, at most MAX bytes. */
 bool enroll_valid_text(const char *s, size_t max, bool may_be_empty);
+/* Staff ids (職員番号): letters, digits, '-' and '_', 1 to 64 of them. */
+bool enroll_valid_staff_id(const char *s);
+/* The next 31 March on or after NOW (the end of the Japanese fiscal year), "YYYY-03-31". */
+void enroll_fiscal_year_end(int64_t now, char buf[11]);
 /* Reads one line with echo off when stdin is a terminal (after PROMPT), else plainly. */
 bool enroll_read_hidden(const char *prompt, char *buf, size_t len);
 /* Prints J (pretty) and frees it; SECRET: zero every string in it and json-c's text

@@ -15,15 +15,11 @@
 int enroll_exit_code(int rc)
 {
     switch (rc) {
-    case MZ_OK:
-        return EXIT_DONE;
+    case MZ_OK: return EXIT_DONE;
     case MZ_ERR_INPUT:
-    case MZ_ERR_EXISTS:
-        return EXIT_USAGE;
-    case MZ_ERR_NOUSER:
-        return EXIT_NO_USER;
-    default:
-        return EXIT_SYSTEM;
+    case MZ_ERR_EXISTS: return EXIT_USAGE;
+    case MZ_ERR_NOUSER: return EXIT_NO_USER;
+    default: return EXIT_SYSTEM;
     }
 }
 
@@ -73,8 +69,9 @@ int enroll_audit(struct enroll *en, const char *event, const char *method, const
                  const char *reason, mz_err *e)
 {
     const char *tty = ttyname(STDIN_FILENO);
-    struct mz_event ev = {en->host, "mnzone-enroll", tty != NULL ? tty : "", "", user, en->actor,
-                          event, method, "success", reason};
+    struct mz_event ev = {
+        en->host,  "mnzone-enroll", tty != NULL ? tty : "", "", user, en->actor, event, method,
+        "success", reason};
     return mz_audit_append(en->st, &en->keys, &ev, en->now, e);
 }
 
@@ -107,8 +104,7 @@ static const char *const usage_lines[][2] = {
     {"emergency USER --hours N --reason TEXT [--json]",
      N_("one emergency code valid N hours (1-168)")},
     {"verify USER [CODE] [--json]", N_("check a code as a login would (it is used up)")},
-    {"import --csv FILE [--qr-dir DIR] [--json]",
-     N_("enrol many staff at once: all rows or none")},
+    {"import --csv FILE [--qr-dir DIR] [--json]", N_("enrol many staff at once: all rows or none")},
 };
 
 static void help(void)
@@ -116,8 +112,9 @@ static void help(void)
     printf("%s\n\n%s\n", _("Usage: mnzone-enroll [--config PATH] COMMAND [ARGS]"), _("Commands:"));
     for (size_t i = 0; i < sizeof(usage_lines) / sizeof(usage_lines[0]); i++)
         printf("  %s\n      %s\n", usage_lines[i][0], _(usage_lines[i][1]));
-    printf("\n%s\n%s\n", _("Exit codes: 0 done, 1 check failed, 2 usage or bad input, 3 no such user, "
-                            "4 configuration, permission or store error."),
+    printf("\n%s\n%s\n",
+           _("Exit codes: 0 done, 1 check failed, 2 usage or bad input, 3 no such user, "
+             "4 configuration, permission or store error."),
            _("See mnzone-enroll(8)."));
 }
 
@@ -127,16 +124,11 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"init", cmd_init},
-    {"add", cmd_add},
-    {"reset", cmd_reset},
-    {"show", cmd_show},
-    {"list", cmd_list},
-    {"revoke", cmd_revoke},
-    {"unlock", cmd_unlock},
-    {"recovery-codes", cmd_recovery_codes},
-    {"emergency", cmd_emergency},
-    {"verify", cmd_verify},
+    {"init", cmd_init},           {"add", cmd_add},
+    {"reset", cmd_reset},         {"show", cmd_show},
+    {"list", cmd_list},           {"revoke", cmd_revoke},
+    {"unlock", cmd_unlock},       {"recovery-codes", cmd_recovery_codes},
+    {"emergency", cmd_emergency}, {"verify", cmd_verify},
     {"import", cmd_import},
 };
 

@@ -61,8 +61,8 @@ static int create_secret_file(const char *path, FILE **f, mz_err *e)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) /* an existing file or link is the caller's mistake: exit 2 */
-        return mz_fail(e, errno == EEXIST ? MZ_ERR_INPUT : MZ_ERR_PERM,
-                       _("%s: cannot create: %s"), path, strerror(errno));
+        return mz_fail(e, errno == EEXIST ? MZ_ERR_INPUT : MZ_ERR_PERM, _("%s: cannot create: %s"),
+                       path, strerror(errno));
     *f = fdopen(fd, "wb");
     if (*f == NULL) {
         close(fd);
@@ -86,17 +86,27 @@ static int finish_file(FILE *f, const char *path, int rc, mz_err *e)
     return rc;
 }
 
+/* The QR code of TEXT and a new secret file PATH for it. */
+static int start_file(const char *text, const char *path, QRcode **qr, FILE **f, mz_err *e)
+{
+    *qr = encode(text, e);
+    if (*qr == NULL)
+        return MZ_ERR_NOMEM;
+    int rc = create_secret_file(path, f, e);
+    if (rc != MZ_OK) {
+        release(*qr);
+        *qr = NULL;
+    }
+    return rc;
+}
+
 int qr_write_png(const char *text, const char *path, mz_err *e)
 {
-    QRcode *qr = encode(text, e);
-    if (qr == NULL)
-        return MZ_ERR_NOMEM;
-    FILE *f = NULL;
-    int created = create_secret_file(path, &f, e);
-    if (created != MZ_OK) {
-        release(qr);
-        return created;
-    }
+    QRcode *qr;
+    FILE *f;
+    int started = start_file(text, path, &qr, &f, e);
+    if (started != MZ_OK)
+        return started;
     int side = (qr->width + 2 * QUIET) * PNG_SCALE;
     png_bytep volatile row = calloc((size_t)side, 1);
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
@@ -129,15 +139,11 @@ int qr_write_png(const char *text, const char *path, mz_err *e)
 
 int qr_write_svg(const char *text, const char *path, mz_err *e)
 {
-    QRcode *qr = encode(text, e);
-    if (qr == NULL)
-        return MZ_ERR_NOMEM;
-    FILE *f = NULL;
-    int created = create_secret_file(path, &f, e);
-    if (created != MZ_OK) {
-        release(qr);
-        return created;
-    }
+    QRcode *qr;
+    FILE *f;
+    int started = start_file(text, path, &qr, &f, e);
+    if (started != MZ_OK)
+        return started;
     int side = qr->width + 2 * QUIET;
     fprintf(f,
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 bool enroll_valid_text(const char *s, size_t max, bool may_be_empty)
@@ -18,6 +19,29 @@ bool enroll_valid_text(const char *s, size_t max, bool may_be_empty)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             return false;
     return true;
+}
+
+bool enroll_valid_staff_id(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              c == '-' || c == '_'))
+            return false;
+    }
+    return true;
+}
+
+void enroll_fiscal_year_end(int64_t now, char buf[11])
+{
+    struct tm tm;
+    time_t t = (time_t)now;
+    localtime_r(&t, &tm);
+    int year = tm.tm_year + 1900 + (tm.tm_mon >= 3 ? 1 : 0);
+    snprintf(buf, 11, "%04u-03-31", (unsigned)year % 10000u);
 }
 
 bool enroll_read_hidden(const char *prompt, char *buf, size_t len)
@@ -52,9 +76,7 @@ static void wipe_owned(const char *s)
 static void wipe_strings(json_object *j)
 {
     switch (json_object_get_type(j)) {
-    case json_type_string:
-        wipe_owned(json_object_get_string(j));
-        break;
+    case json_type_string: wipe_owned(json_object_get_string(j)); break;
     case json_type_array:
         for (size_t i = 0; i < json_object_array_length(j); i++)
             wipe_strings(json_object_array_get_idx(j, i));
@@ -67,15 +89,14 @@ static void wipe_strings(json_object *j)
         }
         break;
     }
-    default:
-        break;
+    default: break;
     }
 }
 
 void enroll_print_json(json_object *j, bool secret)
 {
-    const char *text = json_object_to_json_string_ext(
-        j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
+    const char *text =
+        json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
     printf("%s\n", text);
     fflush(stdout);
     if (secret) {

@@ -89,8 +89,8 @@ int mz_admin_unlock(struct mz_store *st, const char *login, mz_err *e)
     int rc = require_staff(st, login, e);
     const void *args[] = {login};
     if (rc == MZ_OK)
-        rc = run(st, "UPDATE login_state SET failures = 0, locked_until = 0 WHERE login = ?1",
-                 "t", args, NULL, e);
+        rc = run(st, "UPDATE login_state SET failures = 0, locked_until = 0 WHERE login = ?1", "t",
+                 args, NULL, e);
     return rc;
 }
 

@@ -26,7 +26,7 @@ void mz_audit_hash(const struct mz_keys *keys, int64_t seq, const char *at,
     crypto_generichash_init(&h, keys->audit, sizeof(keys->audit), MZ_HASH_BYTES);
     crypto_generichash_update(&h, seqb, sizeof(seqb));
     crypto_generichash_update(&h, prev, MZ_HASH_BYTES);
-    const char *fields[] = {at,         ev->host,  ev->service, ev->tty,    ev->rhost, ev->user,
+    const char *fields[] = {at,        ev->host,  ev->service, ev->tty,    ev->rhost, ev->user,
                             ev->actor, ev->event, ev->method,  ev->result, ev->reason};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
         hash_field(&h, fields[i]);
@@ -77,9 +77,8 @@ int mz_audit_append(struct mz_store *st, const struct mz_keys *keys, const struc
                            " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                            -1, &q, NULL) != SQLITE_OK)
         return mz_fail(e, MZ_ERR_STORE, _("cannot write the audit log: %s"), sqlite3_errmsg(db));
-    const char *fields[] = {at,        ev->host,  ev->service, ev->tty,    ev->rhost,
-                            ev->user,  ev->actor, ev->event,   ev->method, ev->result,
-                            ev->reason};
+    const char *fields[] = {at,        ev->host,  ev->service, ev->tty,    ev->rhost, ev->user,
+                            ev->actor, ev->event, ev->method,  ev->result, ev->reason};
     sqlite3_bind_int64(q, 1, seq);
     for (int i = 0; i < 11; i++)
         sqlite3_bind_text(q, i + 2, fields[i] != NULL ? fields[i] : "", -1, SQLITE_STATIC);

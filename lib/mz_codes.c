@@ -56,8 +56,8 @@ int mz_code_find(const struct mz_keys *keys, const struct mz_code_entry *entries
     int found = -1;
     for (size_t i = 0; i < n; i++) {
         uint8_t h[MZ_HASH_BYTES];
-        mz_code_hash(keys, entries[i].salt, sizeof(entries[i].salt), normalized,
-                     strlen(normalized), h);
+        mz_code_hash(keys, entries[i].salt, sizeof(entries[i].salt), normalized, strlen(normalized),
+                     h);
         bool expired = entries[i].expires_at != 0 && now >= entries[i].expires_at;
         if (sodium_memcmp(h, entries[i].hash, sizeof(h)) == 0 && !expired && found < 0)
             found = (int)i;

@@ -253,8 +253,8 @@ int mz_config_load_file(struct mz_config *cfg, const char *path, bool must_exist
             break;
         len += (size_t)n;
         if (len > MZ_CONFIG_MAX_BYTES) {
-            rc = mz_fail(e, MZ_ERR_CONFIG, _("%s: larger than %d bytes"), path,
-                         MZ_CONFIG_MAX_BYTES);
+            rc =
+                mz_fail(e, MZ_ERR_CONFIG, _("%s: larger than %d bytes"), path, MZ_CONFIG_MAX_BYTES);
             break;
         }
     }

@@ -10,7 +10,8 @@
 #define MZ_KEY_BYTES 32
 #define MZ_HASH_BYTES 32
 /* Extra bytes a sealed secret takes: nonce and authentication tag. */
-#define MZ_SEAL_OVERHEAD (crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES)
+#define MZ_SEAL_OVERHEAD                                                                           \
+    (crypto_aead_xchacha20poly1305_ietf_NPUBBYTES + crypto_aead_xchacha20poly1305_ietf_ABYTES)
 
 struct mz_keys {
     unsigned char secrets[MZ_KEY_BYTES]; /* AEAD key for TOTP secrets */

@@ -30,8 +30,8 @@ static void count_failure(const struct mz_policy *policy, int64_t now, struct mz
     rec->failures_since_success++;
     rec->last_failure_at = now;
     if (rec->failures >= policy->max_failures) {
-        rec->locked_until = policy->lockout == 0 ? MZ_LOCKED_FOREVER
-                                                 : now + (int64_t)policy->lockout;
+        rec->locked_until =
+            policy->lockout == 0 ? MZ_LOCKED_FOREVER : now + (int64_t)policy->lockout;
         v->locked_now = true;
         v->locked_until = rec->locked_until;
     }
@@ -88,8 +88,8 @@ void mz_decide(const struct mz_policy *policy, const struct mz_record *in, const
         r = decide_code(policy, out, code, now, verdict);
         sodium_memzero(code, sizeof(code));
     } else if (!malformed(input) && out->has_totp) {
-        r = mz_totp_check(out->secret, out->secret_len, input, now, policy->digits,
-                          policy->period, policy->window, out->last_step, &verdict->step);
+        r = mz_totp_check(out->secret, out->secret_len, input, now, policy->digits, policy->period,
+                          policy->window, out->last_step, &verdict->step);
     }
     if (r == MZ_TOTP_OK && verdict->method != MZ_METHOD_TOTP) {
         accept(out, now, verdict);
@@ -100,15 +100,9 @@ void mz_decide(const struct mz_policy *policy, const struct mz_record *in, const
         out->last_step = verdict->step;
         accept(out, now, verdict);
         return;
-    case MZ_TOTP_REPLAY:
-        verdict->outcome = MZ_REJECT_REPLAY;
-        break;
-    case MZ_TOTP_WRONG:
-        verdict->outcome = MZ_REJECT_WRONG;
-        break;
-    case MZ_TOTP_MALFORMED:
-        verdict->outcome = MZ_REJECT_MALFORMED;
-        break;
+    case MZ_TOTP_REPLAY: verdict->outcome = MZ_REJECT_REPLAY; break;
+    case MZ_TOTP_WRONG: verdict->outcome = MZ_REJECT_WRONG; break;
+    case MZ_TOTP_MALFORMED: verdict->outcome = MZ_REJECT_MALFORMED; break;
     case MZ_TOTP_ERROR:
         verdict->outcome = MZ_REJECT_ERROR;
         return; /* our fault, not the user's: do not count it */
@@ -119,12 +113,9 @@ void mz_decide(const struct mz_policy *policy, const struct mz_record *in, const
 const char *mz_method_name(enum mz_method method)
 {
     switch (method) {
-    case MZ_METHOD_RECOVERY:
-        return "recovery";
-    case MZ_METHOD_EMERGENCY:
-        return "emergency";
-    case MZ_METHOD_TOTP:
-        break;
+    case MZ_METHOD_RECOVERY: return "recovery";
+    case MZ_METHOD_EMERGENCY: return "emergency";
+    case MZ_METHOD_TOTP: break;
     }
     return "totp";
 }
@@ -132,20 +123,13 @@ const char *mz_method_name(enum mz_method method)
 const char *mz_outcome_reason(enum mz_outcome outcome)
 {
     switch (outcome) {
-    case MZ_ACCEPT:
-        return "accepted";
-    case MZ_REJECT_WRONG:
-        return "wrong code";
-    case MZ_REJECT_REPLAY:
-        return "code already used";
-    case MZ_REJECT_MALFORMED:
-        return "malformed input";
-    case MZ_REJECT_LOCKED:
-        return "locked out";
-    case MZ_REJECT_NO_FACTOR:
-        return "not enrolled";
-    case MZ_REJECT_ERROR:
-        return "internal error";
+    case MZ_ACCEPT: return "accepted";
+    case MZ_REJECT_WRONG: return "wrong code";
+    case MZ_REJECT_REPLAY: return "code already used";
+    case MZ_REJECT_MALFORMED: return "malformed input";
+    case MZ_REJECT_LOCKED: return "locked out";
+    case MZ_REJECT_NO_FACTOR: return "not enrolled";
+    case MZ_REJECT_ERROR: return "internal error";
     }
     return "unknown";
 }

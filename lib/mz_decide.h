@@ -17,8 +17,8 @@
 
 struct mz_policy {
     unsigned digits, period, window;
-    unsigned max_failures; /* already the privileged limit when the user is privileged */
-    uint64_t lockout;      /* seconds; 0 = until unlocked */
+    unsigned max_failures;      /* already the privileged limit when the user is privileged */
+    uint64_t lockout;           /* seconds; 0 = until unlocked */
     const struct mz_keys *keys; /* for the hashes of one-time codes; NULL: none accepted */
 };
 
@@ -30,7 +30,7 @@ struct mz_record {
     int64_t last_step; /* last accepted TOTP step, -1 none */
     unsigned failures; /* consecutive failures, for the lock-out; cleared when it runs out */
     unsigned failures_since_success; /* shown at the next success; cleared only by one */
-    int64_t locked_until; /* 0 = not locked */
+    int64_t locked_until;            /* 0 = not locked */
     int64_t last_success_at;
     int64_t last_failure_at;
     struct mz_code_entry codes[MZ_MAX_CODES]; /* unused, not voided (maybe expired) */

@@ -169,9 +169,8 @@ int mz_store_open(const char *path, int flags, struct mz_store **out, mz_err *e)
         version = MZ_SCHEMA_VERSION;
     }
     if (version != MZ_SCHEMA_VERSION) {
-        rc = mz_fail(e, MZ_ERR_STORE,
-                     _("%s: not an mnzone store of schema version %d (found %d)"), path,
-                     MZ_SCHEMA_VERSION, version);
+        rc = mz_fail(e, MZ_ERR_STORE, _("%s: not an mnzone store of schema version %d (found %d)"),
+                     path, MZ_SCHEMA_VERSION, version);
         goto fail;
     }
     *out = st;

@@ -40,8 +40,7 @@ enum mz_totp_result mz_totp_check(const uint8_t *secret, size_t len, const char 
     char typed[MZ_INPUT_MAX + 1];
     snprintf(typed, sizeof(typed), "%s", code);
     int rc = oath_totp_validate4_callback((const char *)secret, len, (time_t)now, period, 0, digits,
-                                          window, &pos, &counter, 0, constant_time_compare,
-                                          typed);
+                                          window, &pos, &counter, 0, constant_time_compare, typed);
     oath_done();
     mz_zero_array(typed);
     if (rc == OATH_INVALID_OTP)
@@ -87,9 +86,8 @@ bool mz_base32_decode(const char *in, uint8_t *out, size_t cap, size_t *len)
             continue;
         if (c >= 'a' && c <= 'z')
             c = (char)(c - 'a' + 'A');
-        const char *at = (c >= 'A' && c <= 'Z') || (c >= '2' && c <= '7')
-                             ? strchr(b32_alphabet, c)
-                             : NULL;
+        const char *at =
+            (c >= 'A' && c <= 'Z') || (c >= '2' && c <= '7') ? strchr(b32_alphabet, c) : NULL;
         if (at == NULL) {
             ok = false;
             break;

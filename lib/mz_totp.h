@@ -31,7 +31,7 @@ enum mz_totp_result mz_totp_check(const uint8_t *secret, size_t len, const char 
                                   int64_t last_step, int64_t *step);
 
 /* RFC 4648 base32 of DATA without padding into OUT, which holds MZ_BASE32_LEN(LEN) bytes. */
-#define MZ_BASE32_LEN(n) (((n) * 8 + 4) / 5 + 1)
+#define MZ_BASE32_LEN(n) (((n)*8 + 4) / 5 + 1)
 void mz_base32_encode(const uint8_t *data, size_t len, char *out);
 /* Decodes base32 (upper or lower case; spaces, dashes and '=' padding ignored) into OUT
  * (CAP bytes). Returns false on any other character or overflow. */

@@ -96,8 +96,7 @@ int mz_check_fd(int fd, const char *path, enum mz_file_kind kind, mz_err *e)
         return mz_fail(e, MZ_ERR_PERM, _("%s: owned by uid %u; must be owned by root"), path,
                        (unsigned)st.st_uid);
     if (st.st_mode & (S_IWGRP | S_IWOTH))
-        return mz_fail(e, MZ_ERR_PERM, _("%s: writable by group or others; run chmod go-w"),
-                       path);
+        return mz_fail(e, MZ_ERR_PERM, _("%s: writable by group or others; run chmod go-w"), path);
     if (kind == MZ_FILE_SECRET && (st.st_mode & (S_IRGRP | S_IROTH)))
         return mz_fail(e, MZ_ERR_PERM, _("%s: readable by group or others; run chmod 600"), path);
     return MZ_OK;

@@ -16,14 +16,14 @@
 /* Result codes of the core. The CLI maps them onto its exit codes. */
 enum mz_rc {
     MZ_OK = 0,
-    MZ_ERR_INPUT,   /* bad input from the caller or the user */
-    MZ_ERR_NOUSER,  /* no such staff member or enrolment */
-    MZ_ERR_CONFIG,  /* configuration file or argument */
-    MZ_ERR_PERM,    /* owner, mode or type of a file */
-    MZ_ERR_STORE,   /* SQLite or the filesystem under it */
-    MZ_ERR_CRYPTO,  /* key file, decryption, randomness */
+    MZ_ERR_INPUT,  /* bad input from the caller or the user */
+    MZ_ERR_NOUSER, /* no such staff member or enrolment */
+    MZ_ERR_CONFIG, /* configuration file or argument */
+    MZ_ERR_PERM,   /* owner, mode or type of a file */
+    MZ_ERR_STORE,  /* SQLite or the filesystem under it */
+    MZ_ERR_CRYPTO, /* key file, decryption, randomness */
     MZ_ERR_NOMEM,
-    MZ_ERR_EXISTS,  /* the thing to create exists already */
+    MZ_ERR_EXISTS, /* the thing to create exists already */
 };
 
 /* An error message for people: says what failed and, where it can, what to do. */

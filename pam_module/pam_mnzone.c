@@ -201,8 +201,7 @@ static int verdict_to_pam(pam_handle_t *pamh, const struct mz_verdict *v, const 
 {
     char msg[256];
     switch (v->outcome) {
-    case MZ_ACCEPT:
-        return PAM_SUCCESS;
+    case MZ_ACCEPT: return PAM_SUCCESS;
     case MZ_REJECT_WRONG:
         snprintf(msg, sizeof(msg), "%s", _("Wrong code. Log in again with the current code."));
         break;
@@ -214,15 +213,13 @@ static int verdict_to_pam(pam_handle_t *pamh, const struct mz_verdict *v, const 
         snprintf(msg, sizeof(msg), _("Enter the %u-digit code shown in your authenticator app."),
                  p->digits);
         break;
-    case MZ_REJECT_LOCKED:
-        say_locked(pamh, v->locked_until);
-        return PAM_MAXTRIES;
+    case MZ_REJECT_LOCKED: say_locked(pamh, v->locked_until); return PAM_MAXTRIES;
     case MZ_REJECT_NO_FACTOR:
-        say(pamh, PAM_ERROR_MSG, _("You have no second factor. Ask your administrator to enrol you."));
+        say(pamh, PAM_ERROR_MSG,
+            _("You have no second factor. Ask your administrator to enrol you."));
         return PAM_USER_UNKNOWN;
     case MZ_REJECT_ERROR:
-    default:
-        return PAM_SYSTEM_ERR;
+    default: return PAM_SYSTEM_ERR;
     }
     say(pamh, PAM_ERROR_MSG, msg);
     if (v->locked_now)
@@ -265,7 +262,7 @@ static int authenticate(struct login *l, struct mz_store *st)
         goto done;
     }
     if (state == MZ_USER_UNKNOWN || state == MZ_USER_NO_FACTOR || state == MZ_USER_LOCKED) {
-        const char *reason = state == MZ_USER_LOCKED     ? "locked out"
+        const char *reason = state == MZ_USER_LOCKED    ? "locked out"
                              : state == MZ_USER_UNKNOWN ? "not enrolled"
                                                         : "no active credential";
         mz_auth_record(st, &keys, &l->attempt, "auth", "failure", reason, &e);
@@ -325,7 +322,8 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
     }
     if (!clock_acceptable(&l)) {
         log_attempt(&l, "failure", "clock not synchronised");
-        say(pamh, PAM_ERROR_MSG, _("The clock of this terminal is not synchronised. Contact your administrator."));
+        say(pamh, PAM_ERROR_MSG,
+            _("The clock of this terminal is not synchronised. Contact your administrator."));
         return PAM_AUTHINFO_UNAVAIL;
     }
     rc = open_store(&l, &st);
@@ -367,16 +365,15 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
     }
     const char *reason = NULL;
     switch (state) {
-    case MZ_ACCOUNT_OK:
-        rc = PAM_SUCCESS;
-        break;
+    case MZ_ACCOUNT_OK: rc = PAM_SUCCESS; break;
     case MZ_ACCOUNT_UNKNOWN:
     case MZ_ACCOUNT_NO_FACTOR:
         if (state == MZ_ACCOUNT_UNKNOWN && l.cfg.unenrolled == MZ_UNENROLLED_IGNORE) {
             rc = PAM_IGNORE;
             break;
         }
-        say(pamh, PAM_ERROR_MSG, _("You have no second factor. Ask your administrator to enrol you."));
+        say(pamh, PAM_ERROR_MSG,
+            _("You have no second factor. Ask your administrator to enrol you."));
         reason = "account: not enrolled";
         rc = PAM_PERM_DENIED;
         break;
