@@ -21,6 +21,8 @@
 /* Everything one call of the module knows about the login. */
 struct login {
     pam_handle_t *pamh;
+    bool silent; /* PAM_SILENT: no informational or error messages, only the prompt */
+    char tty[128], rhost[256];
     const char *user;
     struct mz_config cfg;
     struct mz_attempt attempt;
@@ -40,11 +42,23 @@ static const char *item(pam_handle_t *pamh, int type)
     return v;
 }
 
-/* Sends one message; a missing or failing conversation is an error. */
-static int say(pam_handle_t *pamh, int style, const char *text)
+/* Copies a PAM item set by the application (remote host, tty) for the log and the
+ * audit trail, with control characters replaced: they must not forge log lines. */
+static void clean_item(pam_handle_t *pamh, int type, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", item(pamh, type));
+    for (char *p = buf; *p != '\0'; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
+}
+
+/* Sends one message (unless PAM_SILENT); a missing or failing conversation is an error. */
+static int say(const struct login *l, int style, const char *text)
 {
     char *resp = NULL;
-    int rc = pam_prompt(pamh, style, &resp, "%s", text);
+    if (l->silent)
+        return PAM_SUCCESS;
+    int rc = pam_prompt(l->pamh, style, &resp, "%s", text);
     mz_free_string(resp);
     return rc == PAM_SUCCESS ? PAM_SUCCESS : PAM_CONV_ERR;
 }
@@ -108,15 +122,18 @@ static bool clock_acceptable(const struct login *l)
 }
 
 /* Reads the user, the configuration and the PAM items. Returns a PAM code. */
-static int start(struct login *l, pam_handle_t *pamh, int argc, const char **argv)
+static int start(struct login *l, pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
     mz_err e;
     memset(l, 0, sizeof(*l));
     l->pamh = pamh;
+    l->silent = (flags & PAM_SILENT) != 0;
     bind_domain();
     l->attempt.service = item(pamh, PAM_SERVICE);
-    l->attempt.tty = item(pamh, PAM_TTY);
-    l->attempt.rhost = item(pamh, PAM_RHOST);
+    clean_item(pamh, PAM_TTY, l->tty, sizeof(l->tty));
+    clean_item(pamh, PAM_RHOST, l->rhost, sizeof(l->rhost));
+    l->attempt.tty = l->tty;
+    l->attempt.rhost = l->rhost;
     if (gethostname(l->host, sizeof(l->host) - 1) != 0)
         snprintf(l->host, sizeof(l->host), "unknown");
     l->attempt.host = l->host;
@@ -168,7 +185,7 @@ static void record_denial(struct login *l, struct mz_store *st, const char *even
     log_attempt(l, "failure", reason);
 }
 
-static void say_locked(pam_handle_t *pamh, int64_t until)
+static void say_locked(const struct login *l, int64_t until)
 {
     char when[64], msg[256];
     if (until == MZ_LOCKED_FOREVER) {
@@ -178,12 +195,12 @@ static void say_locked(pam_handle_t *pamh, int64_t until)
         mz_local_time(until, when, sizeof(when));
         snprintf(msg, sizeof(msg), _("Too many failed attempts: locked until %s."), when);
     }
-    say(pamh, PAM_ERROR_MSG, msg);
+    say(l, PAM_ERROR_MSG, msg);
 }
 
 /* The message after an accepted code: when and where the previous success was, and how
  * many failures came since. */
-static int say_welcome(pam_handle_t *pamh, const struct mz_last_login *last)
+static int say_welcome(const struct login *l, const struct mz_last_login *last)
 {
     char msg[512], when[64];
     if (last->at == 0) {
@@ -194,10 +211,11 @@ static int say_welcome(pam_handle_t *pamh, const struct mz_last_login *last)
                  when, last->host[0] != '\0' ? last->host : "-", last->service,
                  last->failures_since);
     }
-    return say(pamh, PAM_TEXT_INFO, msg);
+    return say(l, PAM_TEXT_INFO, msg);
 }
 
-static int verdict_to_pam(pam_handle_t *pamh, const struct mz_verdict *v, const struct mz_policy *p)
+static int verdict_to_pam(const struct login *l, const struct mz_verdict *v,
+                          const struct mz_policy *p)
 {
     char msg[256];
     switch (v->outcome) {
@@ -213,17 +231,16 @@ static int verdict_to_pam(pam_handle_t *pamh, const struct mz_verdict *v, const 
         snprintf(msg, sizeof(msg), _("Enter the %u-digit code shown in your authenticator app."),
                  p->digits);
         break;
-    case MZ_REJECT_LOCKED: say_locked(pamh, v->locked_until); return PAM_MAXTRIES;
+    case MZ_REJECT_LOCKED: say_locked(l, v->locked_until); return PAM_MAXTRIES;
     case MZ_REJECT_NO_FACTOR:
-        say(pamh, PAM_ERROR_MSG,
-            _("You have no second factor. Ask your administrator to enrol you."));
+        say(l, PAM_ERROR_MSG, _("You have no second factor. Ask your administrator to enrol you."));
         return PAM_USER_UNKNOWN;
     case MZ_REJECT_ERROR:
     default: return PAM_SYSTEM_ERR;
     }
-    say(pamh, PAM_ERROR_MSG, msg);
+    say(l, PAM_ERROR_MSG, msg);
     if (v->locked_now)
-        say_locked(pamh, v->locked_until);
+        say_locked(l, v->locked_until);
     return PAM_AUTH_ERR;
 }
 
@@ -268,10 +285,10 @@ static int authenticate(struct login *l, struct mz_store *st)
         mz_auth_record(st, &keys, &l->attempt, "auth", "failure", reason, &e);
         log_attempt(l, "failure", reason);
         if (state == MZ_USER_LOCKED) {
-            say_locked(l->pamh, locked_until);
+            say_locked(l, locked_until);
             rc = PAM_MAXTRIES;
         } else {
-            say(l->pamh, PAM_ERROR_MSG,
+            say(l, PAM_ERROR_MSG,
                 _("You have no second factor. Ask your administrator to enrol you."));
             rc = PAM_USER_UNKNOWN;
         }
@@ -297,15 +314,15 @@ static int authenticate(struct login *l, struct mz_store *st)
     if (arc != MZ_OK) {
         pam_syslog(l->pamh, LOG_ERR, "store: %s", e.msg);
         log_attempt(l, "error", "cannot record the attempt");
-        say(l->pamh, PAM_ERROR_MSG,
+        say(l, PAM_ERROR_MSG,
             _("Login is not possible now (system error). Contact your administrator."));
         rc = PAM_SYSTEM_ERR;
         goto done;
     }
     log_attempt(l, v.outcome == MZ_ACCEPT ? "success" : "failure", mz_outcome_reason(v.outcome));
-    rc = verdict_to_pam(l->pamh, &v, &policy);
+    rc = verdict_to_pam(l, &v, &policy);
     if (rc == PAM_SUCCESS)
-        rc = say_welcome(l->pamh, &last);
+        rc = say_welcome(l, &last);
 done:
     mz_keys_wipe(&keys);
     return rc;
@@ -315,14 +332,14 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 {
     struct login l;
     struct mz_store *st = NULL;
-    int rc = start(&l, pamh, argc, argv);
+    int rc = start(&l, pamh, flags, argc, argv);
     if (rc != PAM_SUCCESS) {
         log_attempt(&l, "error", "cannot start");
         return rc;
     }
     if (!clock_acceptable(&l)) {
         log_attempt(&l, "failure", "clock not synchronised");
-        say(pamh, PAM_ERROR_MSG,
+        say(&l, PAM_ERROR_MSG,
             _("The clock of this terminal is not synchronised. Contact your administrator."));
         return PAM_AUTHINFO_UNAVAIL;
     }
@@ -348,7 +365,7 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
     enum mz_account_state state = MZ_ACCOUNT_UNKNOWN;
     char today[16];
 
-    int rc = start(&l, pamh, argc, argv);
+    int rc = start(&l, pamh, flags, argc, argv);
     if (rc != PAM_SUCCESS) {
         log_attempt(&l, "error", "cannot start");
         return rc;
@@ -372,19 +389,19 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
             rc = PAM_IGNORE;
             break;
         }
-        say(pamh, PAM_ERROR_MSG,
+        say(&l, PAM_ERROR_MSG,
             _("You have no second factor. Ask your administrator to enrol you."));
         reason = "account: not enrolled";
         rc = PAM_PERM_DENIED;
         break;
     case MZ_ACCOUNT_SUSPENDED:
     case MZ_ACCOUNT_REVOKED:
-        say(pamh, PAM_ERROR_MSG, _("Your access has been withdrawn. Ask your administrator."));
+        say(&l, PAM_ERROR_MSG, _("Your access has been withdrawn. Ask your administrator."));
         reason = state == MZ_ACCOUNT_REVOKED ? "account: revoked" : "account: suspended";
         rc = PAM_PERM_DENIED;
         break;
     case MZ_ACCOUNT_EXPIRED:
-        say(pamh, PAM_ERROR_MSG, _("Your access has expired. Ask your administrator."));
+        say(&l, PAM_ERROR_MSG, _("Your access has expired. Ask your administrator."));
         reason = "account: expired";
         rc = PAM_ACCT_EXPIRED;
         break;
