@@ -42,8 +42,6 @@ static void enrolment_wipe(struct enrolment *n)
     mz_zero_object(n);
 }
 
-
-
 enum { OPT_SECRET = 256, OPT_QR_PNG, OPT_QR_SVG, OPT_CODE, OPT_NO_VERIFY, OPT_JSON };
 
 #define SECRET_OPTIONS                                                                             \
@@ -206,7 +204,8 @@ static int run_enrolment(struct enroll *en, const char *login, struct secret_opt
     return status;
 }
 
-static void print_result(const char *login, const struct secret_opts *o, const struct enrolment *n)
+static void print_result(const char *login, const char *staff_id, const struct secret_opts *o,
+                         const struct enrolment *n)
 {
     if (!o->json) {
         enroll_print_codes((const char(*)[MZ_CODE_TEXT])n->codes, n->ncodes);
@@ -214,6 +213,8 @@ static void print_result(const char *login, const struct secret_opts *o, const s
     }
     json_object *j = json_object_new_object();
     json_object_object_add(j, "user", json_object_new_string(login));
+    if (staff_id != NULL)
+        json_object_object_add(j, "staff_id", json_object_new_string(staff_id));
     json_object_object_add(j, "method", json_object_new_string("totp"));
     json_object_object_add(j, "uri", json_object_new_string(n->uri));
     json_object_object_add(j, "verified", json_object_new_boolean(!o->no_verify));
@@ -338,7 +339,7 @@ int cmd_add(struct enroll *en, int argc, char **argv)
     if (status == EXIT_DONE) {
         if (!o.s.json)
             printf(_("Enrolled %s (%s).\n"), o.staff.login, o.staff.name);
-        print_result(o.staff.login, &o.s, &n);
+        print_result(o.staff.login, o.staff.staff_id, &o.s, &n);
     }
     enrolment_wipe(&n);
     return status;
@@ -394,7 +395,7 @@ int cmd_reset(struct enroll *en, int argc, char **argv)
     if (status == EXIT_DONE) {
         if (!o.json)
             printf(_("New TOTP secret for %s; the old one no longer works.\n"), login);
-        print_result(login, &o, &n);
+        print_result(login, staff.staff_id, &o, &n);
     }
     enrolment_wipe(&n);
     return status;

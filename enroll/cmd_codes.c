@@ -39,6 +39,8 @@ static int parse_code_opts(const char *command, int argc, char **argv, bool emer
             hours = optarg;
         else if (c == 'r' && emergency)
             o->reason = optarg;
+        else if (c == 'h' || c == 'r')
+            return enroll_usage(command, _("%s takes no --hours or --reason"), command);
         else
             return enroll_usage(command, _("unknown or incomplete option %s"), argv[optind - 1]);
     }
@@ -177,7 +179,7 @@ int cmd_verify(struct enroll *en, int argc, char **argv)
         typed[0] = '\0';
     const char *tty = ttyname(STDIN_FILENO);
     struct mz_attempt a = {login, "mnzone-enroll", en->host, tty != NULL ? tty : "",
-                           "",    false,           en->now};
+                           "",    false,           en->now,  en->actor};
     struct mz_verdict v;
     struct mz_last_login last;
     mz_err e;

@@ -67,7 +67,6 @@ static void on_field(void *data, size_t len, void *arg)
     im->nfields++;
 }
 
-
 static bool is_header(const struct import *im)
 {
     return im->rows == 0 && im->nfields >= 1 && strcmp(im->fields[0], "user") == 0;
@@ -84,7 +83,6 @@ static void check_header(struct import *im)
                   _("the header must be user,staff_id,name,department,employment,valid_until"
                     "[,secret]"));
 }
-
 
 /* Copies a field already checked to fit. */
 static void copy_field(char *dst, size_t cap, const char *src)

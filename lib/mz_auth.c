@@ -75,7 +75,7 @@ static void fill_event(struct mz_event *ev, const struct mz_attempt *a, const ch
     ev->tty = a->tty;
     ev->rhost = a->rhost;
     ev->user = a->user;
-    ev->actor = a->user;
+    ev->actor = a->actor != NULL ? a->actor : a->user;
     ev->event = event;
     ev->method = strcmp(event, "auth") == 0 ? "totp" : "";
     ev->result = result;

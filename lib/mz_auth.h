@@ -17,6 +17,7 @@ struct mz_attempt {
     const char *rhost;
     bool privileged; /* member of privileged_group: the stricter limit applies */
     int64_t now;
+    const char *actor; /* who acted, for the audit trail; NULL: the user (a login) */
 };
 
 /* What the user may do before being asked for anything. */

@@ -17,8 +17,8 @@ static bool malformed(const char *input)
     size_t n = strnlen(input, MZ_INPUT_MAX + 1);
     if (n > MZ_INPUT_MAX)
         return true;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)input[i] < 0x21 || (unsigned char)input[i] > 0x7e)
+    for (size_t i = 0; i < n; i++) /* printable ASCII; spaces may group a one-time code */
+        if ((unsigned char)input[i] < 0x20 || (unsigned char)input[i] > 0x7e)
             return true;
     return false;
 }
