@@ -1,0 +1,2105 @@
+/* Integration tests of pam_mnzone.so through a real PAM stack: libpamtest under
+ * pam_wrapper, against the built module. Each test gets a private folder with a
+ * configuration, a key file and a store made by the core, and its own service file in
+ * PAM_WRAPPER_RUNTIME_DIR. Codes come from liboath's generator, never from mnzone.
+ * run-pam-tests starts this program; without PAM_WRAPPER=1 it skips, so the real
+ * /etc/pam.d is never read. */
+#include "config.h"
+
+/* cmocka needs these before its header. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <liboath/oath.h>
+#include <libpamtest.h>
+#include <limits.h>
+#include <pwd.h>
+#include <security/pam_appl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mz_admin.h"
+#include "mz_audit.h"
+#include "mz_codes.h"
+#include "mz_crypto.h"
+#include "mz_store.h"
+
+#define PERIOD 30
+#define DIGITS 6
+#define SECRET_LEN 20
+#define CODE_LEN 16
+#define PATH_LEN 256
+#define NS_PER_S 1000000000LL
+/* A code is typed with at least this much of its step left, so that the module, which
+ * reads the clock itself, judges it in the step it was made for. */
+#define STEP_MARGIN_NS (3 * NS_PER_S)
+/* Messages one PAM call may show; libpamtest copies them without a terminating NUL. */
+#define MAX_MSGS 8
+#define MSG_LEN (PAM_MAX_MSG_SIZE + 1)
+#define LOG_LEN 65536
+#define RACERS 8
+
+static const char *module_path; /* MZ_MODULE: the built pam_mnzone.so */
+static const char *runtime_dir; /* PAM_WRAPPER_RUNTIME_DIR: where service files go */
+static unsigned service_serial;
+
+/* One test's world. */
+struct fx {
+    char dir[PATH_LEN];
+    char conf[PATH_LEN];
+    char key[PATH_LEN];
+    char store[PATH_LEN];
+    char log[PATH_LEN];
+    char service[32];
+    struct mz_keys keys;
+};
+
+/* What one PAM call returned, showed and logged. */
+struct result {
+    int rc;
+    char info[MAX_MSGS][MSG_LEN];
+    char err[MAX_MSGS][MSG_LEN];
+    char log[LOG_LEN];  /* stderr during the call: pam_wrapper's PWRAP lines */
+    char text[LOG_LEN]; /* the same without the PWRAP prefixes and their process ids */
+};
+
+/* What a failure may change and what it must not. */
+struct snap {
+    int64_t failures;
+    int64_t locked_until;
+    int64_t last_step;
+    int64_t audit_rows;
+    char digest[8192]; /* staff, credentials, codes and last successes */
+};
+
+static const char *pam_name(int rc)
+{
+    switch (rc) {
+    case PAM_SUCCESS: return "PAM_SUCCESS";
+    case PAM_AUTH_ERR: return "PAM_AUTH_ERR";
+    case PAM_USER_UNKNOWN: return "PAM_USER_UNKNOWN";
+    case PAM_MAXTRIES: return "PAM_MAXTRIES";
+    case PAM_PERM_DENIED: return "PAM_PERM_DENIED";
+    case PAM_ACCT_EXPIRED: return "PAM_ACCT_EXPIRED";
+    case PAM_SERVICE_ERR: return "PAM_SERVICE_ERR";
+    case PAM_AUTHINFO_UNAVAIL: return "PAM_AUTHINFO_UNAVAIL";
+    case PAM_IGNORE: return "PAM_IGNORE";
+    case PAM_CONV_ERR: return "PAM_CONV_ERR";
+    case PAM_SYSTEM_ERR: return "PAM_SYSTEM_ERR";
+    case PAM_BUF_ERR: return "PAM_BUF_ERR";
+    case PAM_ABORT: return "PAM_ABORT";
+    case PAM_OPEN_ERR: return "PAM_OPEN_ERR";
+    case PAM_SYMBOL_ERR: return "PAM_SYMBOL_ERR";
+    case PAM_CRED_INSUFFICIENT: return "PAM_CRED_INSUFFICIENT";
+    }
+    return "another PAM code";
+}
+
+/* ---- codes, from liboath ---- */
+
+/* The secret the tests enrol for LOGIN: fixed, different for each login. */
+static void secret_of(const char *login, uint8_t secret[SECRET_LEN])
+{
+    size_t n = strlen(login);
+    for (size_t i = 0; i < SECRET_LEN; i++)
+        secret[i] = (uint8_t)(login[i % n] * 7 + i * 13 + 1);
+}
+
+/* LOGIN's code for the step holding time T. */
+static void code_at(const char *login, time_t t, char code[CODE_LEN])
+{
+    uint8_t secret[SECRET_LEN];
+    secret_of(login, secret);
+    memset(code, 0, CODE_LEN);
+    assert_int_equal(oath_init(), OATH_OK);
+    int rc =
+        oath_totp_generate2((const char *)secret, sizeof(secret), t, PERIOD, 0, DIGITS, 0, code);
+    oath_done();
+    assert_int_equal(rc, OATH_OK);
+    assert_int_equal(strlen(code), DIGITS);
+}
+
+/* A well-formed code that no step from T - 2 to T + 2 periods gives LOGIN. */
+static void wrong_code_at(const char *login, time_t t, char code[CODE_LEN])
+{
+    char right[CODE_LEN];
+    code_at(login, t, code);
+    for (int attempt = 0; attempt < 10; attempt++) {
+        code[DIGITS - 1] = (char)('0' + (code[DIGITS - 1] - '0' + 1) % 10);
+        bool clash = false;
+        for (int k = -2; k <= 2; k++) {
+            code_at(login, t + k * PERIOD, right);
+            clash = clash || strcmp(right, code) == 0;
+        }
+        if (!clash)
+            return;
+    }
+    fail_msg("no wrong code found");
+}
+
+/* The time now, after waiting, if needed, for the next step so that at least
+ * STEP_MARGIN_NS remain in the current one. */
+static time_t fresh_now(void)
+{
+    struct timespec ts;
+    assert_int_equal(clock_gettime(CLOCK_REALTIME, &ts), 0);
+    long long into = (long long)(ts.tv_sec % PERIOD) * NS_PER_S + ts.tv_nsec;
+    long long left = PERIOD * NS_PER_S - into;
+    if (left < STEP_MARGIN_NS) {
+        long long wait = left + NS_PER_S / 20;
+        struct timespec d = {(time_t)(wait / NS_PER_S), (long)(wait % NS_PER_S)};
+        while (nanosleep(&d, &d) != 0 && errno == EINTR)
+            ;
+    }
+    return time(NULL);
+}
+
+static void local_date(time_t t, char *buf, size_t len)
+{
+    struct tm tm;
+    assert_non_null(localtime_r(&t, &tm));
+    assert_true(strftime(buf, len, "%Y-%m-%d", &tm) > 0);
+}
+
+/* ---- files ---- */
+
+static void path_in(const struct fx *f, const char *name, char path[PATH_LEN])
+{
+    int n = snprintf(path, PATH_LEN, "%s/%s", f->dir, name);
+    assert_true(n > 0 && n < PATH_LEN);
+}
+
+/* Writes TEXT to PATH (replacing it) with exactly MODE. */
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    size_t len = strlen(text);
+    assert_true(write(fd, text, len) == (ssize_t)len);
+    assert_int_equal(fchmod(fd, mode), 0);
+    assert_int_equal(close(fd), 0);
+}
+
+/* A configuration naming STORE and the fixture's key file, plus EXTRA lines. */
+static void write_config(const struct fx *f, const char *path, const char *store, const char *extra)
+{
+    char text[1024];
+    int n = snprintf(text, sizeof(text),
+                     "# mnzone PAM test\nstore = %s\nkey_file = %s\ntime_sync = off\n%s", store,
+                     f->key, extra);
+    assert_true(n > 0 && (size_t)n < sizeof(text));
+    write_file(path, text, 0600);
+}
+
+static void write_service(const struct fx *f, const char *text)
+{
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof(path), "%s/%s", runtime_dir, f->service);
+    assert_true(n > 0 && (size_t)n < sizeof(path));
+    write_file(path, text, 0644);
+}
+
+/* The fixture's service: auth and account, both required, with config=CONF and ARGS. */
+static void service_with(const struct fx *f, const char *conf, const char *args)
+{
+    char text[2048];
+    int n = snprintf(text, sizeof(text),
+                     "auth required %s config=%s %s\naccount required %s config=%s %s\n",
+                     module_path, conf, args, module_path, conf, args);
+    assert_true(n > 0 && (size_t)n < sizeof(text));
+    write_service(f, text);
+}
+
+static void service_args(const struct fx *f, const char *args)
+{
+    service_with(f, f->conf, args);
+}
+
+/* ---- the store, read with SQLite directly ---- */
+
+static sqlite3 *db_open(const struct fx *f)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(f->store, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", f->store, sqlite3_errmsg(db));
+    sqlite3_busy_timeout(db, MZ_BUSY_TIMEOUT_MS);
+    return db;
+}
+
+static sqlite3_stmt *db_query(sqlite3 *db, const char *sql, const char *arg)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    if (arg != NULL)
+        sqlite3_bind_text(q, 1, arg, -1, SQLITE_TRANSIENT);
+    return q;
+}
+
+/* The integer SQL (with ?1 = ARG) returns, or NONE when it returns no row. */
+static int64_t sql_int(const struct fx *f, const char *sql, const char *arg, int64_t none)
+{
+    sqlite3 *db = db_open(f);
+    sqlite3_stmt *q = db_query(db, sql, arg);
+    int step = sqlite3_step(q);
+    int64_t v = step == SQLITE_ROW ? sqlite3_column_int64(q, 0) : none;
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    assert_true(step == SQLITE_ROW || step == SQLITE_DONE);
+    return v;
+}
+
+/* Every row SQL (with ?1 = ARG) returns, columns joined by ',' and rows by ';'. */
+static void sql_text(const struct fx *f, const char *sql, const char *arg, char *buf, size_t len)
+{
+    sqlite3 *db = db_open(f);
+    sqlite3_stmt *q = db_query(db, sql, arg);
+    size_t used = strlen(buf);
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        for (int i = 0; i < sqlite3_column_count(q); i++) {
+            const unsigned char *t = sqlite3_column_text(q, i);
+            int n = snprintf(buf + used, len - used, "%s%s", i > 0 ? "," : "",
+                             t != NULL ? (const char *)t : "NULL");
+            assert_true(n >= 0 && (size_t)n < len - used);
+            used += (size_t)n;
+        }
+        assert_true(used + 1 < len);
+        buf[used++] = ';';
+        buf[used] = '\0';
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    assert_int_equal(step, SQLITE_DONE);
+}
+
+static void sql_exec(const struct fx *f, const char *sql)
+{
+    sqlite3 *db = db_open(f);
+    char *msg = NULL;
+    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK)
+        print_error("%s: %s\n", sql, msg != NULL ? msg : "?");
+    sqlite3_free(msg);
+    sqlite3_close(db);
+    assert_int_equal(rc, SQLITE_OK);
+}
+
+/* Everything a refused attempt must leave alone. A login_state row without a success
+ * says no more than no row. */
+static const char *const digest_sql[] = {
+    "SELECT login, staff_id, full_name, department, employment, valid_until, status,"
+    " updated_at, updated_by FROM staff ORDER BY login",
+    "SELECT id, login, method, hex(secret), status, created_at, last_used_at, last_step,"
+    " revoked_at, revoked_by FROM credentials ORDER BY id",
+    "SELECT id, login, kind, hex(hash), used_at, voided_at FROM codes ORDER BY id",
+    "SELECT login, last_success_at, last_success_host, last_success_service FROM login_state"
+    " WHERE last_success_at != 0 ORDER BY login",
+};
+
+static void take(const struct fx *f, const char *login, struct snap *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->failures = sql_int(f, "SELECT failures FROM login_state WHERE login = ?1", login, 0);
+    s->locked_until = sql_int(f, "SELECT locked_until FROM login_state WHERE login = ?1", login, 0);
+    s->last_step = sql_int(f,
+                           "SELECT last_step FROM credentials WHERE login = ?1"
+                           " ORDER BY id DESC LIMIT 1",
+                           login, -2);
+    s->audit_rows = sql_int(f, "SELECT count(*) FROM audit", NULL, -1);
+    for (size_t i = 0; i < sizeof(digest_sql) / sizeof(digest_sql[0]); i++)
+        sql_text(f, digest_sql[i], NULL, s->digest, sizeof(s->digest));
+}
+
+/* "RESULT REASON" of the newest audit event. */
+static void last_audit(const struct fx *f, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    sql_text(f, "SELECT result || ' ' || reason FROM audit ORDER BY seq DESC LIMIT 1", NULL, buf,
+             len);
+    size_t n = strlen(buf);
+    if (n > 0 && buf[n - 1] == ';')
+        buf[n - 1] = '\0';
+}
+
+static void expect_last_audit(const struct fx *f, const char *expected)
+{
+    char got[512];
+    last_audit(f, got, sizeof(got));
+    assert_string_equal(got, expected);
+}
+
+/* No field of any audit event contains TEXT. */
+static void expect_audit_lacks(const struct fx *f, const char *text)
+{
+    int64_t n = sql_int(f,
+                        "SELECT count(*) FROM audit WHERE instr(at || host || service || tty ||"
+                        " rhost || user || actor || event || method || result || reason, ?1)",
+                        text, 0);
+    assert_int_equal(n, 0);
+}
+
+/* A refused attempt that counts: one more failure, one more audit event saying
+ * "failure REASON", and nothing else changed: no step used, no success recorded. */
+static void expect_counted_failure(const struct fx *f, const char *login, const struct snap *b,
+                                   const char *reason)
+{
+    struct snap a;
+    char expected[256];
+    take(f, login, &a);
+    assert_int_equal(a.failures, b->failures + 1);
+    assert_int_equal(a.last_step, b->last_step);
+    assert_int_equal(a.audit_rows, b->audit_rows + 1);
+    assert_string_equal(a.digest, b->digest);
+    snprintf(expected, sizeof(expected), "failure %s", reason);
+    expect_last_audit(f, expected);
+}
+
+/* A refusal that does not count against the user (locked out, not enrolled, no
+ * conversation): one more audit event, nothing else. */
+static void expect_uncounted_failure(const struct fx *f, const char *login, const struct snap *b,
+                                     const char *reason)
+{
+    struct snap a;
+    char expected[256];
+    take(f, login, &a);
+    assert_int_equal(a.failures, b->failures);
+    assert_int_equal(a.locked_until, b->locked_until);
+    assert_int_equal(a.last_step, b->last_step);
+    assert_int_equal(a.audit_rows, b->audit_rows + 1);
+    assert_string_equal(a.digest, b->digest);
+    snprintf(expected, sizeof(expected), "failure %s", reason);
+    expect_last_audit(f, expected);
+}
+
+/* Nothing written at all: the module stopped before it could use the store. */
+static void expect_untouched(const struct fx *f, const char *login, const struct snap *b)
+{
+    struct snap a;
+    take(f, login, &a);
+    assert_int_equal(a.failures, b->failures);
+    assert_int_equal(a.locked_until, b->locked_until);
+    assert_int_equal(a.last_step, b->last_step);
+    assert_int_equal(a.audit_rows, b->audit_rows);
+    assert_string_equal(a.digest, b->digest);
+}
+
+/* Verifies the audit chain with the fixture's keys; returns a message or NULL. */
+static const char *chain_problem(const struct fx *f, int64_t *count, char *buf, size_t len)
+{
+    struct mz_store *st = NULL;
+    mz_err e = {""};
+    int64_t bad = 0;
+    *count = 0;
+    if (mz_store_open(f->store, 0, &st, &e) != MZ_OK) {
+        snprintf(buf, len, "cannot open the store: %s", e.msg);
+        return buf;
+    }
+    int rc = mz_audit_verify(st, &f->keys, count, &bad, &e);
+    mz_store_close(st);
+    if (rc == 1)
+        snprintf(buf, len, "the audit chain breaks at event %lld", (long long)bad);
+    else if (rc != MZ_OK)
+        snprintf(buf, len, "cannot verify the audit chain: %s", e.msg);
+    return rc == MZ_OK ? NULL : buf;
+}
+
+/* ---- fixtures ---- */
+
+static void core_ok(int rc, const mz_err *e, const char *what)
+{
+    if (rc != MZ_OK)
+        fail_msg("%s: %s", what, e->msg);
+}
+
+/* Enrols LOGIN, active, with secret_of(LOGIN) and no step used yet. */
+static void enrol(const struct fx *f, const char *login, const char *staff_id,
+                  const char *valid_until)
+{
+    struct mz_store *st = NULL;
+    struct mz_staff s;
+    mz_err e = {""};
+    uint8_t secret[SECRET_LEN];
+    int64_t now = (int64_t)time(NULL);
+
+    memset(&s, 0, sizeof(s));
+    snprintf(s.login, sizeof(s.login), "%s", login);
+    snprintf(s.staff_id, sizeof(s.staff_id), "%s", staff_id);
+    snprintf(s.name, sizeof(s.name), "%s", "試験 花子");
+    snprintf(s.dept, sizeof(s.dept), "%s", "住民課");
+    s.employment = MZ_EMPLOY_REGULAR;
+    snprintf(s.valid_until, sizeof(s.valid_until), "%s", valid_until);
+    s.status = MZ_STAFF_ACTIVE;
+    s.created_at = now;
+    snprintf(s.created_by, sizeof(s.created_by), "%s", "pam-test");
+    secret_of(login, secret);
+
+    core_ok(mz_store_open(f->store, 0, &st, &e), &e, "mz_store_open");
+    int rc = mz_store_add_staff(st, &s, &e);
+    if (rc == MZ_OK)
+        rc =
+            mz_store_add_totp(st, &f->keys, login, secret, sizeof(secret), -1, now, "pam-test", &e);
+    mz_store_close(st);
+    core_ok(rc, &e, "enrol");
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+    struct mz_store *st = NULL;
+    mz_err e = {""};
+    assert_non_null(f);
+    *state = f;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/mnzone-pam.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    path_in(f, "mnzone.conf", f->conf);
+    path_in(f, "mnzone.key", f->key);
+    path_in(f, "mnzone.db", f->store);
+    path_in(f, "module.log", f->log);
+    snprintf(f->service, sizeof(f->service), "mnzone-test-%u", ++service_serial);
+
+    core_ok(mz_key_file_create(f->key, &e), &e, "mz_key_file_create");
+    core_ok(mz_keys_load(f->key, &f->keys, &e), &e, "mz_keys_load");
+    core_ok(mz_store_open(f->store, MZ_STORE_CREATE, &st, &e), &e, "mz_store_open");
+    mz_store_close(st);
+    write_config(f, f->conf, f->store, "");
+    enrol(f, "alice", "A-0001", "");
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Every test ends with an intact audit chain, whatever it did. */
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    char msg[600];
+    int64_t count = 0;
+    if (f == NULL)
+        return 0;
+    chmod(f->store, 0600); /* a test that failed early may have left other modes */
+    chmod(f->key, 0600);
+    const char *problem = f->dir[0] != '\0' ? chain_problem(f, &count, msg, sizeof(msg)) : NULL;
+    if (f->dir[0] != '\0')
+        nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    mz_keys_wipe(&f->keys);
+    free(f);
+    *state = NULL;
+    if (problem != NULL)
+        fail_msg("%s", problem);
+    return 0;
+}
+
+/* ---- running PAM ---- */
+
+struct capture {
+    int saved;
+};
+
+/* Sends stderr, where pam_wrapper prints pam_syslog lines, to the fixture's log file.
+ * No assertion between capture_start and capture_end: a failure message would land in
+ * the file. */
+static bool capture_start(const struct fx *f, struct capture *c)
+{
+    fflush(stderr);
+    c->saved = dup(STDERR_FILENO);
+    int fd = open(f->log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+    bool ok = c->saved >= 0 && fd >= 0 && dup2(fd, STDERR_FILENO) == STDERR_FILENO;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* Drops pam_wrapper's "PWRAP_LEVEL[program (pid)] - " prefixes, keeping the messages. */
+static void strip_prefixes(const char *log, char *text, size_t len)
+{
+    size_t used = 0;
+    for (const char *line = log; *line != '\0' && used + 1 < len;) {
+        const char *end = strchr(line, '\n');
+        size_t n = end != NULL ? (size_t)(end - line) + 1 : strlen(line);
+        const char *body = line;
+        const char *mark = strstr(line, "] - ");
+        if (strncmp(line, "PWRAP_", 6) == 0 && mark != NULL && mark < line + n)
+            body = mark + 4;
+        size_t take_n = n - (size_t)(body - line);
+        if (take_n > len - used - 1)
+            take_n = len - used - 1;
+        memcpy(text + used, body, take_n);
+        used += take_n;
+        line += n;
+    }
+    text[used] = '\0';
+}
+
+static void capture_end(const struct fx *f, struct capture *c, struct result *r)
+{
+    fflush(stderr);
+    if (c->saved >= 0) {
+        dup2(c->saved, STDERR_FILENO);
+        close(c->saved);
+    }
+    r->log[0] = '\0';
+    int fd = open(f->log, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        size_t used = 0;
+        ssize_t n;
+        while (used + 1 < sizeof(r->log) &&
+               (n = read(fd, r->log + used, sizeof(r->log) - 1 - used)) > 0)
+            used += (size_t)n;
+        r->log[used] = '\0';
+        close(fd);
+    }
+    strip_prefixes(r->log, r->text, sizeof(r->text));
+    fprintf(stderr, "# --- log of service %s ---\n%s", f->service, r->log);
+}
+
+/* Runs OP for USER through libpamtest's conversation, answering INPUT to the prompt. */
+static void run_op(const struct fx *f, const char *user, enum pamtest_ops op, const char *input,
+                   struct result *r)
+{
+    const char *answers[] = {input, NULL};
+    char *info[MAX_MSGS], *err[MAX_MSGS];
+    struct capture c;
+    memset(r, 0, sizeof(*r));
+    for (int i = 0; i < MAX_MSGS; i++) {
+        info[i] = r->info[i];
+        err[i] = r->err[i];
+    }
+    struct pamtest_conv_data conv = {
+        .in_echo_off = answers, .in_echo_on = answers, .out_err = err, .out_info = info};
+    struct pam_testcase tests[] = {pam_test(op, PAM_SUCCESS)};
+
+    bool captured = capture_start(f, &c);
+    enum pamtest_err perr = run_pamtest(f->service, user, &conv, tests, NULL);
+    capture_end(f, &c, r);
+    r->rc = tests[0].op_rv;
+    assert_true(captured);
+    if (perr != PAMTEST_ERR_OK && perr != PAMTEST_ERR_CASE)
+        fail_msg("libpamtest: %s", pamtest_strerror(perr));
+}
+
+static void run_auth(const struct fx *f, const char *user, const char *input, struct result *r)
+{
+    run_op(f, user, PAMTEST_AUTHENTICATE, input, r);
+}
+
+static void run_account(const struct fx *f, const char *user, struct result *r)
+{
+    run_op(f, user, PAMTEST_ACCOUNT, "", r);
+}
+
+/* Runs pam_authenticate through libpamtest with the conversation FN and its DATA. */
+static void run_conv(const struct fx *f, const char *user, pam_conv_fn fn, void *data,
+                     struct result *r)
+{
+    struct capture c;
+    struct pam_testcase tests[] = {pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS)};
+    memset(r, 0, sizeof(*r));
+    bool captured = capture_start(f, &c);
+    enum pamtest_err perr = _pamtest_conv(f->service, user, fn, data, tests, 1, NULL);
+    capture_end(f, &c, r);
+    r->rc = tests[0].op_rv;
+    assert_true(captured);
+    if (perr != PAMTEST_ERR_OK && perr != PAMTEST_ERR_CASE)
+        fail_msg("libpamtest: %s", pamtest_strerror(perr));
+}
+
+#define expect_rc(r, want) expect_rc_at((r), (want), __FILE__, __LINE__)
+static void expect_rc_at(const struct result *r, int want, const char *file, int line)
+{
+    if (r->rc != want) {
+        print_error("%s:%d: PAM returned %s (%d), expected %s (%d)\n", file, line, pam_name(r->rc),
+                    r->rc, pam_name(want), want);
+        _fail(file, line);
+    }
+}
+
+/* Never PAM_SUCCESS and never PAM_IGNORE: the module failed closed. */
+#define expect_refused(r) expect_refused_at((r), __FILE__, __LINE__)
+static void expect_refused_at(const struct result *r, const char *file, int line)
+{
+    if (r->rc == PAM_SUCCESS || r->rc == PAM_IGNORE) {
+        print_error("%s:%d: PAM returned %s: not refused\n", file, line, pam_name(r->rc));
+        _fail(file, line);
+    }
+}
+
+#define expect_log(r, needle) expect_log_at((r), (needle), __FILE__, __LINE__)
+static void expect_log_at(const struct result *r, const char *needle, const char *file, int line)
+{
+    if (strstr(r->text, needle) == NULL) {
+        print_error("%s:%d: the log does not say \"%s\":\n%s\n", file, line, needle, r->log);
+        _fail(file, line);
+    }
+}
+
+/* Neither the log nor the audit trail contains TEXT (something the user typed). */
+#define expect_secret_kept(f, r, t) expect_secret_kept_at((f), (r), (t), __FILE__, __LINE__)
+static void expect_secret_kept_at(const struct fx *f, const struct result *r, const char *text,
+                                  const char *file, int line)
+{
+    if (text[0] == '\0')
+        return;
+    if (strstr(r->text, text) != NULL) {
+        print_error("%s:%d: the log contains \"%s\":\n%s\n", file, line, text, r->log);
+        _fail(file, line);
+    }
+    expect_audit_lacks(f, text);
+}
+
+/* ---- right, wrong, replayed and old codes ---- */
+
+static void test_right_code(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before, after;
+    char code[CODE_LEN], wrong[CODE_LEN], when[64], expected[512];
+    service_args(f, "");
+    time_t now = fresh_now();
+    int64_t step = (int64_t)now / PERIOD;
+
+    /* First login, with the previous step's code (still in the window). */
+    code_at("alice", now - PERIOD, code);
+    take(f, "alice", &before);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    assert_string_equal(r.info[0], "This is your first login with mnzone.");
+    assert_string_equal(r.err[0], "");
+    expect_log(&r, "user=alice service=");
+    expect_log(&r, "result=success reason=accepted");
+    expect_secret_kept(f, &r, code);
+    take(f, "alice", &after);
+    assert_int_equal(after.last_step, step - 1);
+    assert_int_equal(after.failures, 0);
+    assert_int_equal(after.audit_rows, before.audit_rows + 1);
+    expect_last_audit(f, "success accepted");
+    int64_t first_at =
+        sql_int(f, "SELECT last_success_at FROM login_state WHERE login = ?1", "alice", 0);
+    assert_true(first_at >= (int64_t)now && first_at <= (int64_t)time(NULL));
+
+    /* One failure in between, then the current step's code. */
+    wrong_code_at("alice", now, wrong);
+    run_auth(f, "alice", wrong, &r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    code_at("alice", now, code);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    time_t t = (time_t)first_at;
+    struct tm tm;
+    assert_non_null(localtime_r(&t, &tm));
+    assert_true(strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm) > 0);
+    snprintf(expected, sizeof(expected), "Last login: %s from - (%s). Failed attempts since: 1.",
+             when, f->service);
+    assert_string_equal(r.info[0], expected);
+    expect_secret_kept(f, &r, code);
+    take(f, "alice", &after);
+    assert_int_equal(after.last_step, step);
+    assert_int_equal(after.failures, 0);
+}
+
+/* Where the previous success came from: the remote host is recorded and shown. Uses
+ * pam_start directly, as libpamtest cannot set PAM_RHOST. */
+struct answer_conv {
+    const char *answer;
+    char info[MAX_MSGS][MSG_LEN];
+    int n_info;
+};
+
+static int answer_conv_fn(int n, const struct pam_message **msg, struct pam_response **resp,
+                          void *data)
+{
+    struct answer_conv *c = data;
+    if (n <= 0 || n > PAM_MAX_NUM_MSG)
+        return PAM_CONV_ERR;
+    struct pam_response *out = calloc((size_t)n, sizeof(*out));
+    if (out == NULL)
+        return PAM_BUF_ERR;
+    for (int i = 0; i < n; i++) {
+        int style = msg[i]->msg_style;
+        if (style == PAM_PROMPT_ECHO_OFF || style == PAM_PROMPT_ECHO_ON) {
+            out[i].resp = strdup(c->answer);
+            if (out[i].resp == NULL) {
+                for (int j = 0; j < i; j++)
+                    free(out[j].resp);
+                free(out);
+                return PAM_BUF_ERR;
+            }
+        } else if (style == PAM_TEXT_INFO && c->n_info < MAX_MSGS) {
+            snprintf(c->info[c->n_info++], MSG_LEN, "%s", msg[i]->msg);
+        }
+    }
+    *resp = out;
+    return PAM_SUCCESS;
+}
+
+static void test_last_login_names_remote_host(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct capture c;
+    char code[CODE_LEN], host[64] = "";
+    service_args(f, "");
+    time_t now = fresh_now();
+
+    code_at("alice", now - PERIOD, code);
+    struct answer_conv answers = {.answer = code};
+    struct pam_conv conv = {answer_conv_fn, &answers};
+    pam_handle_t *pamh = NULL;
+    memset(&r, 0, sizeof(r));
+    bool captured = capture_start(f, &c);
+    int rc = pam_start(f->service, "alice", &conv, &pamh);
+    if (rc == PAM_SUCCESS)
+        rc = pam_set_item(pamh, PAM_RHOST, "192.0.2.7");
+    if (rc == PAM_SUCCESS)
+        rc = pam_authenticate(pamh, 0);
+    if (pamh != NULL)
+        pam_end(pamh, rc);
+    capture_end(f, &c, &r);
+    r.rc = rc;
+    assert_true(captured);
+    expect_rc(&r, PAM_SUCCESS);
+    assert_string_equal(answers.info[0], "This is your first login with mnzone.");
+    expect_log(&r, "user=alice");
+    expect_log(&r, "rhost=192.0.2.7");
+    sql_text(f, "SELECT last_success_host FROM login_state WHERE login = ?1", "alice", host,
+             sizeof(host));
+    assert_string_equal(host, "192.0.2.7;");
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM audit WHERE rhost = '192.0.2.7'", NULL, 0),
+                     1);
+
+    code_at("alice", now, code);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    assert_non_null(strstr(r.info[0], " from 192.0.2.7 ("));
+    assert_non_null(strstr(r.info[0], "Failed attempts since: 0."));
+}
+
+static void test_wrong_code(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char wrong[CODE_LEN], right[CODE_LEN];
+    service_args(f, "");
+    time_t now = fresh_now();
+    wrong_code_at("alice", now, wrong);
+    code_at("alice", now, right);
+
+    take(f, "alice", &before);
+    run_auth(f, "alice", wrong, &r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    assert_string_equal(r.err[0], "Wrong code. Log in again with the current code.");
+    assert_string_equal(r.info[0], "");
+    expect_counted_failure(f, "alice", &before, "wrong code");
+    expect_log(&r, "user=alice");
+    expect_log(&r, "result=failure reason=wrong code");
+    expect_secret_kept(f, &r, wrong);
+    expect_secret_kept(f, &r, right);
+}
+
+static void test_replayed_code(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char code[CODE_LEN];
+    service_args(f, "");
+    time_t now = fresh_now();
+    code_at("alice", now, code);
+
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    take(f, "alice", &before);
+    assert_int_equal(before.last_step, (int64_t)now / PERIOD);
+
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    assert_string_equal(r.err[0],
+                        "That code was already used. Wait for the next code, then log in again.");
+    expect_counted_failure(f, "alice", &before, "code already used");
+    expect_log(&r, "result=failure reason=code already used");
+    expect_secret_kept(f, &r, code);
+}
+
+static void test_code_one_step_old_accepted(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char code[CODE_LEN];
+    service_args(f, "");
+    time_t now = fresh_now();
+    code_at("alice", now - PERIOD, code);
+
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    expect_log(&r, "result=success reason=accepted");
+    struct snap after;
+    take(f, "alice", &after);
+    assert_int_equal(after.last_step, (int64_t)now / PERIOD - 1);
+    assert_int_equal(after.failures, 0);
+    expect_last_audit(f, "success accepted");
+}
+
+static void test_code_two_steps_old_refused(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char old[CODE_LEN], near[CODE_LEN];
+    service_args(f, "");
+    time_t now = fresh_now();
+    code_at("alice", now - 2 * PERIOD, old);
+    for (int k = -1; k <= 1; k++) {
+        code_at("alice", now + k * PERIOD, near);
+        if (strcmp(near, old) == 0)
+            skip(); /* one chance in a few hundred thousand: the old code is also current */
+    }
+
+    take(f, "alice", &before);
+    run_auth(f, "alice", old, &r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    expect_counted_failure(f, "alice", &before, "wrong code");
+    expect_log(&r, "result=failure reason=wrong code");
+    expect_secret_kept(f, &r, old);
+}
+
+/* ---- lock-out ---- */
+
+/* MAX wrong codes for LOGIN; the last one starts the lock-out. */
+static void fail_until_locked(const struct fx *f, const char *login, time_t now, int max)
+{
+    struct result r;
+    struct snap before;
+    char wrong[CODE_LEN];
+    wrong_code_at(login, now, wrong);
+    for (int i = 1; i <= max; i++) {
+        take(f, login, &before);
+        run_auth(f, login, wrong, &r);
+        expect_rc(&r, PAM_AUTH_ERR);
+        expect_counted_failure(f, login, &before, "wrong code");
+        assert_string_equal(r.err[0], "Wrong code. Log in again with the current code.");
+        if (i < max) {
+            assert_string_equal(r.err[1], "");
+        } else {
+            assert_non_null(strstr(r.err[1], "Too many failed attempts: locked until "));
+        }
+    }
+    int64_t until = sql_int(f, "SELECT locked_until FROM login_state WHERE login = ?1", login, 0);
+    assert_true(until > (int64_t)now);
+}
+
+static void test_lockout(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char code[CODE_LEN];
+    service_args(f, "max_failures=3 lockout=2");
+    time_t now = fresh_now();
+    code_at("alice", now, code);
+
+    fail_until_locked(f, "alice", now, 3);
+    take(f, "alice", &before);
+    assert_int_equal(before.failures, 3);
+
+    /* The right code, within the two seconds: refused without being looked at. */
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_MAXTRIES);
+    assert_non_null(strstr(r.err[0], "Too many failed attempts: locked until "));
+    expect_uncounted_failure(f, "alice", &before, "locked out");
+    expect_log(&r, "result=failure reason=locked out");
+    expect_secret_kept(f, &r, code);
+}
+
+static void test_lockout_expires(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char code[CODE_LEN];
+    service_args(f, "max_failures=3 lockout=2");
+
+    fail_until_locked(f, "alice", fresh_now(), 3);
+    sleep(3);
+    time_t now = fresh_now();
+    code_at("alice", now, code);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    expect_log(&r, "result=success reason=accepted");
+    struct snap after;
+    take(f, "alice", &after);
+    assert_int_equal(after.failures, 0);
+    assert_int_equal(after.locked_until, 0);
+    assert_int_equal(after.last_step, (int64_t)now / PERIOD);
+    expect_last_audit(f, "success accepted");
+}
+
+/* The message after a success counts the failures since the previous success, also
+ * when they ended in a lock-out that has run out. */
+static void test_failures_since_counted_across_lockout(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char code[CODE_LEN];
+    service_args(f, "max_failures=3 lockout=2");
+    time_t now = fresh_now();
+    code_at("alice", now - PERIOD, code);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+
+    fail_until_locked(f, "alice", now, 3);
+    sleep(3);
+    code_at("alice", fresh_now(), code);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    assert_non_null(strstr(r.info[0], "Last login: "));
+    if (strstr(r.info[0], "Failed attempts since: 3.") == NULL)
+        fail_msg("three wrong codes and a lock-out since the last success, but the user is "
+                 "told: \"%s\"",
+                 r.info[0]);
+}
+
+static void test_privileged_group_stricter_limit(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char code[CODE_LEN];
+    enrol(f, "root", "R-0001", ""); /* root is in group root */
+    service_args(f, "max_failures=5 privileged_group=root privileged_max_failures=2 lockout=60");
+    time_t now = fresh_now();
+    code_at("root", now, code);
+
+    fail_until_locked(f, "root", now, 2);
+    take(f, "root", &before);
+    run_auth(f, "root", code, &r);
+    expect_rc(&r, PAM_MAXTRIES);
+    expect_uncounted_failure(f, "root", &before, "locked out");
+    expect_log(&r, "user=root");
+    expect_log(&r, "result=failure reason=locked out");
+    expect_secret_kept(f, &r, code);
+}
+
+static void test_unprivileged_keeps_normal_limit(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char wrong[CODE_LEN], code[CODE_LEN];
+    if (getpwnam("nobody") == NULL)
+        skip(); /* a user that exists and is not in group root */
+    enrol(f, "nobody", "N-0001", "");
+    service_args(f, "max_failures=5 privileged_group=root privileged_max_failures=2 lockout=60");
+    time_t now = fresh_now();
+    wrong_code_at("nobody", now, wrong);
+    code_at("nobody", now, code);
+
+    for (int i = 0; i < 2; i++) {
+        take(f, "nobody", &before);
+        run_auth(f, "nobody", wrong, &r);
+        expect_rc(&r, PAM_AUTH_ERR);
+        expect_counted_failure(f, "nobody", &before, "wrong code");
+        assert_string_equal(r.err[1], "");
+    }
+    take(f, "nobody", &before);
+    assert_int_equal(before.locked_until, 0);
+    run_auth(f, "nobody", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    assert_non_null(strstr(r.info[0], "first login"));
+}
+
+/* ---- enrolment and account ---- */
+
+static void test_unenrolled_denied_auth(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    service_args(f, "");
+    take(f, "carol", &before);
+    run_auth(f, "carol", "123456", &r);
+    expect_rc(&r, PAM_USER_UNKNOWN);
+    assert_string_equal(r.err[0],
+                        "You have no second factor. Ask your administrator to enrol you.");
+    expect_uncounted_failure(f, "carol", &before, "not enrolled");
+    expect_log(&r, "user=carol");
+    expect_log(&r, "result=failure reason=not enrolled");
+}
+
+static void test_unenrolled_denied_account(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    service_args(f, "");
+    take(f, "carol", &before);
+    run_account(f, "carol", &r);
+    expect_rc(&r, PAM_PERM_DENIED);
+    assert_string_equal(r.err[0],
+                        "You have no second factor. Ask your administrator to enrol you.");
+    expect_uncounted_failure(f, "carol", &before, "account: not enrolled");
+    expect_log(&r, "user=carol");
+    expect_log(&r, "result=failure reason=account: not enrolled");
+}
+
+/* A stack in which only the module's PAM_IGNORE reaches pam_permit: `default=die` ends
+ * the stack on any other code, and a PAM_SUCCESS that ends it that way comes out as
+ * PAM_PERM_DENIED. So the stack succeeds if and only if the module ignored the user. */
+static void service_ignore_marker(const struct fx *f, const char *args)
+{
+    char text[2048];
+    int n = snprintf(text, sizeof(text),
+                     "auth [ignore=ignore default=die] %s config=%s %s\n"
+                     "auth required pam_permit.so\n"
+                     "account [ignore=ignore default=die] %s config=%s %s\n"
+                     "account required pam_permit.so\n",
+                     module_path, f->conf, args, module_path, f->conf, args);
+    assert_true(n > 0 && (size_t)n < sizeof(text));
+    write_service(f, text);
+}
+
+static void test_unenrolled_ignored_in_internet_zone(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char code[CODE_LEN], wrong[CODE_LEN];
+    service_ignore_marker(f, "zone=internet unenrolled=ignore");
+
+    take(f, "carol", &before);
+    run_auth(f, "carol", "123456", &r);
+    expect_rc(&r, PAM_SUCCESS); /* = the module returned PAM_IGNORE */
+    expect_log(&r, "user=carol");
+    expect_log(&r, "result=ignore");
+    run_account(f, "carol", &r);
+    expect_rc(&r, PAM_SUCCESS); /* = PAM_IGNORE */
+    struct snap after;
+    take(f, "carol", &after);
+    assert_string_equal(after.digest, before.digest);
+    assert_int_equal(after.failures, 0);
+
+    /* Enrolled staff are still asked, and a success is not mistaken for an ignore. */
+    time_t now = fresh_now();
+    wrong_code_at("alice", now, wrong);
+    run_auth(f, "alice", wrong, &r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    code_at("alice", now, code);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_PERM_DENIED); /* the module's PAM_SUCCESS, cut by default=die */
+    expect_log(&r, "result=success reason=accepted");
+}
+
+static void test_unenrolled_ignore_refused_in_mynumber(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char conf2[PATH_LEN];
+    take(f, "carol", &before);
+
+    service_ignore_marker(f, "zone=mynumber unenrolled=ignore");
+    run_auth(f, "carol", "123456", &r);
+    expect_rc(&r, PAM_SERVICE_ERR);
+    expect_log(&r, "unenrolled = ignore is not allowed in zone mynumber");
+    run_account(f, "carol", &r);
+    expect_rc(&r, PAM_SERVICE_ERR);
+    run_auth(f, "alice", "123456", &r);
+    expect_rc(&r, PAM_SERVICE_ERR);
+
+    /* The same in the configuration file, zone left at its default. */
+    path_in(f, "ignore.conf", conf2);
+    write_config(f, conf2, f->store, "unenrolled = ignore\n");
+    service_with(f, conf2, "");
+    run_auth(f, "carol", "123456", &r);
+    expect_rc(&r, PAM_SERVICE_ERR);
+    expect_log(&r, "not allowed in zone mynumber");
+    run_account(f, "carol", &r);
+    expect_rc(&r, PAM_SERVICE_ERR);
+    expect_untouched(f, "carol", &before);
+}
+
+static void test_account_active(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    service_args(f, "");
+    take(f, "alice", &before);
+    run_account(f, "alice", &r);
+    expect_rc(&r, PAM_SUCCESS);
+    assert_string_equal(r.err[0], "");
+    expect_untouched(f, "alice", &before);
+}
+
+static void test_account_expired(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char yesterday[16], today[16];
+    time_t now = time(NULL);
+    local_date(now - 86400, yesterday, sizeof(yesterday));
+    local_date(now, today, sizeof(today));
+    enrol(f, "bob", "B-0001", yesterday);
+    enrol(f, "dave", "D-0001", today);
+    service_args(f, "");
+
+    take(f, "bob", &before);
+    run_account(f, "bob", &r);
+    expect_rc(&r, PAM_ACCT_EXPIRED);
+    assert_string_equal(r.err[0], "Your access has expired. Ask your administrator.");
+    expect_uncounted_failure(f, "bob", &before, "account: expired");
+    expect_log(&r, "user=bob");
+    expect_log(&r, "result=failure reason=account: expired");
+
+    /* valid_until is the last day on which access is allowed. */
+    run_account(f, "dave", &r);
+    expect_rc(&r, PAM_SUCCESS);
+}
+
+static void test_account_revoked(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    service_args(f, "");
+    sql_exec(f, "UPDATE staff SET status = 'revoked' WHERE login = 'alice'");
+    take(f, "alice", &before);
+    run_account(f, "alice", &r);
+    expect_rc(&r, PAM_PERM_DENIED);
+    assert_string_equal(r.err[0], "Your access has been withdrawn. Ask your administrator.");
+    expect_uncounted_failure(f, "alice", &before, "account: revoked");
+    expect_log(&r, "user=alice");
+    expect_log(&r, "result=failure reason=account: revoked");
+}
+
+static void test_revoked_cannot_authenticate(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char code[CODE_LEN];
+    service_args(f, "");
+    sql_exec(f, "UPDATE staff SET status = 'revoked' WHERE login = 'alice'");
+    code_at("alice", fresh_now(), code);
+    take(f, "alice", &before);
+    run_auth(f, "alice", code, &r);
+    expect_refused(&r);
+    expect_rc(&r, PAM_USER_UNKNOWN);
+    expect_uncounted_failure(f, "alice", &before, "no active credential");
+    expect_log(&r, "reason=no active credential");
+    expect_secret_kept(f, &r, code);
+}
+
+static void test_malformed_user_name(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    service_args(f, "");
+    take(f, "alice", &before);
+    run_auth(f, "../alice", "123456", &r);
+    expect_rc(&r, PAM_USER_UNKNOWN);
+    expect_log(&r, "refusing a malformed user name");
+    expect_untouched(f, "alice", &before);
+}
+
+/* ---- bad input: each a counted failure, never logged ---- */
+
+static void expect_malformed(const struct fx *f, const char *input, const char *code)
+{
+    struct result r;
+    struct snap before;
+    take(f, "alice", &before);
+    run_auth(f, "alice", input, &r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    assert_string_equal(r.err[0], "Enter the 6-digit code shown in your authenticator app.");
+    expect_counted_failure(f, "alice", &before, "malformed input");
+    expect_log(&r, "user=alice");
+    expect_log(&r, "result=failure reason=malformed input");
+    expect_secret_kept(f, &r, input);
+    expect_secret_kept(f, &r, code);
+}
+
+static void test_input_empty(void **state)
+{
+    struct fx *f = *state;
+    char code[CODE_LEN];
+    service_args(f, "");
+    code_at("alice", fresh_now(), code);
+    expect_malformed(f, "", code);
+}
+
+static void test_input_five_digits(void **state)
+{
+    struct fx *f = *state;
+    char code[CODE_LEN], input[CODE_LEN];
+    service_args(f, "");
+    code_at("alice", fresh_now(), code);
+    snprintf(input, sizeof(input), "%.5s", code); /* the right code, one digit short */
+    expect_malformed(f, input, code);
+}
+
+static void test_input_seven_digits(void **state)
+{
+    struct fx *f = *state;
+    char code[CODE_LEN], input[CODE_LEN + 1];
+    service_args(f, "");
+    code_at("alice", fresh_now(), code);
+    snprintf(input, sizeof(input), "%s0", code); /* the right code and one digit more */
+    expect_malformed(f, input, code);
+}
+
+static void test_input_letters(void **state)
+{
+    struct fx *f = *state;
+    char code[CODE_LEN];
+    service_args(f, "");
+    code_at("alice", fresh_now(), code);
+    expect_malformed(f, "abcdef", code);
+}
+
+static void test_input_300_characters(void **state)
+{
+    struct fx *f = *state;
+    char code[CODE_LEN], input[301];
+    service_args(f, "");
+    code_at("alice", fresh_now(), code);
+    memcpy(input, code, DIGITS); /* the right code, then 294 more digits */
+    for (int i = DIGITS; i < 300; i++)
+        input[i] = (char)('0' + i % 10);
+    input[300] = '\0';
+    expect_malformed(f, input, code);
+}
+
+static void test_input_full_width_digits(void **state)
+{
+    struct fx *f = *state;
+    char code[CODE_LEN], input[3 * DIGITS + 1];
+    service_args(f, "");
+    code_at("alice", fresh_now(), code);
+    /* The right code in full-width digits (U+FF10..U+FF19): no normalisation. */
+    for (int i = 0; i < DIGITS; i++) {
+        input[3 * i] = (char)0xef;
+        input[3 * i + 1] = (char)0xbc;
+        input[3 * i + 2] = (char)(0x90 + (code[i] - '0'));
+    }
+    input[3 * DIGITS] = '\0';
+    expect_malformed(f, input, code);
+}
+
+/* ---- conversations that fail ---- */
+
+static int conv_error(int n, const struct pam_message **msg, struct pam_response **resp, void *data)
+{
+    (void)n;
+    (void)msg;
+    (void)resp;
+    (void)data;
+    return PAM_CONV_ERR;
+}
+
+static int conv_no_responses(int n, const struct pam_message **msg, struct pam_response **resp,
+                             void *data)
+{
+    (void)n;
+    (void)msg;
+    (void)data;
+    *resp = NULL;
+    return PAM_SUCCESS;
+}
+
+static int conv_null_answer(int n, const struct pam_message **msg, struct pam_response **resp,
+                            void *data)
+{
+    (void)msg;
+    (void)data;
+    *resp = calloc((size_t)n, sizeof(**resp)); /* every resp member NULL */
+    return *resp != NULL ? PAM_SUCCESS : PAM_BUF_ERR;
+}
+
+/* Answers the prompt with the code in DATA, but cannot show information. */
+static int conv_no_info(int n, const struct pam_message **msg, struct pam_response **resp,
+                        void *data)
+{
+    if (n <= 0 || n > PAM_MAX_NUM_MSG)
+        return PAM_CONV_ERR;
+    for (int i = 0; i < n; i++)
+        if (msg[i]->msg_style == PAM_TEXT_INFO)
+            return PAM_CONV_ERR;
+    struct pam_response *out = calloc((size_t)n, sizeof(*out));
+    if (out == NULL)
+        return PAM_BUF_ERR;
+    for (int i = 0; i < n; i++) {
+        if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF && (out[i].resp = strdup(data)) == NULL) {
+            for (int j = 0; j < i; j++)
+                free(out[j].resp);
+            free(out);
+            return PAM_BUF_ERR;
+        }
+    }
+    *resp = out;
+    return PAM_SUCCESS;
+}
+
+/* A success whose message about the last login cannot be shown is not a success; the
+ * code is used all the same. */
+static void test_conv_cannot_show_last_login(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char code[CODE_LEN];
+    service_args(f, "");
+    time_t now = fresh_now();
+    code_at("alice", now, code);
+    run_conv(f, "alice", conv_no_info, code, &r);
+    expect_refused(&r);
+    expect_rc(&r, PAM_CONV_ERR);
+    expect_secret_kept(f, &r, code);
+    struct snap after;
+    take(f, "alice", &after);
+    assert_int_equal(after.last_step, (int64_t)now / PERIOD);
+    expect_last_audit(f, "success accepted");
+
+    run_auth(f, "alice", code, &r); /* used: a replay now */
+    expect_rc(&r, PAM_AUTH_ERR);
+    expect_log(&r, "reason=code already used");
+}
+
+/* Any conversation that gives no answer is a failure, recorded in the audit trail but
+ * not counted against the user (no code was tried). */
+static void expect_conv_failure(void **state, pam_conv_fn fn)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    service_args(f, "");
+    take(f, "alice", &before);
+    run_conv(f, "alice", fn, NULL, &r);
+    expect_refused(&r);
+    expect_rc(&r, PAM_CONV_ERR);
+    expect_uncounted_failure(f, "alice", &before, "conversation failed");
+    expect_log(&r, "user=alice");
+    expect_log(&r, "result=failure reason=conversation failed");
+}
+
+static void test_conv_function_null(void **state)
+{
+    expect_conv_failure(state, NULL);
+}
+
+static void test_conv_returns_error(void **state)
+{
+    expect_conv_failure(state, conv_error);
+}
+
+static void test_conv_success_without_responses(void **state)
+{
+    expect_conv_failure(state, conv_no_responses);
+}
+
+static void test_conv_success_with_null_answer(void **state)
+{
+    expect_conv_failure(state, conv_null_answer);
+}
+
+/* ---- configuration and files ---- */
+
+static void expect_config_error(void **state, const char *args, const char *says)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char code[CODE_LEN];
+    service_args(f, args);
+    code_at("alice", fresh_now(), code);
+    take(f, "alice", &before);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_SERVICE_ERR);
+    expect_log(&r, "configuration error");
+    expect_log(&r, says);
+    expect_secret_kept(f, &r, code);
+    run_account(f, "alice", &r);
+    expect_rc(&r, PAM_SERVICE_ERR);
+    expect_untouched(f, "alice", &before);
+}
+
+static void test_unknown_option(void **state)
+{
+    expect_config_error(state, "frobnicate=1", "unknown key \"frobnicate\"");
+}
+
+static void test_bare_unknown_word(void **state)
+{
+    expect_config_error(state, "nonsense", "unknown module argument \"nonsense\"");
+}
+
+static void test_garbage_config_file(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char conf2[PATH_LEN];
+    path_in(f, "garbage.conf", conf2);
+    write_file(conf2, "[global]\nstore /var/lib/mnzone\n\x01\x02\x03\n", 0600);
+    service_with(f, conf2, "");
+    take(f, "alice", &before);
+    run_auth(f, "alice", "123456", &r);
+    expect_rc(&r, PAM_SERVICE_ERR);
+    expect_log(&r, "configuration error");
+    expect_log(&r, "garbage.conf:1: expected key = value");
+    run_account(f, "alice", &r);
+    expect_rc(&r, PAM_SERVICE_ERR);
+    expect_untouched(f, "alice", &before);
+}
+
+/* The fixture's service with a configuration whose store is STORE. */
+static void service_with_store(const struct fx *f, const char *store)
+{
+    char conf2[PATH_LEN];
+    path_in(f, "other-store.conf", conf2);
+    write_config(f, conf2, store, "");
+    service_with(f, conf2, "");
+}
+
+static void test_missing_store(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char absent[PATH_LEN], code[CODE_LEN];
+    path_in(f, "absent.db", absent);
+    service_with_store(f, absent);
+    code_at("alice", fresh_now(), code);
+    take(f, "alice", &before);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_AUTHINFO_UNAVAIL);
+    expect_log(&r, "absent.db: no store");
+    expect_log(&r, "result=error reason=store unavailable");
+    expect_secret_kept(f, &r, code);
+    run_account(f, "alice", &r);
+    expect_rc(&r, PAM_AUTHINFO_UNAVAIL);
+    assert_int_equal(access(absent, F_OK), -1); /* the module never creates a store */
+    expect_untouched(f, "alice", &before);
+}
+
+static void test_world_writable_store(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char code[CODE_LEN];
+    service_args(f, "");
+    code_at("alice", fresh_now(), code);
+    take(f, "alice", &before);
+    assert_int_equal(chmod(f->store, 0666), 0);
+    run_auth(f, "alice", code, &r);
+    int auth_rc = r.rc;
+    char auth_log[8192];
+    size_t n = strnlen(r.text, sizeof(auth_log) - 1);
+    memcpy(auth_log, r.text, n);
+    auth_log[n] = '\0';
+    run_account(f, "alice", &r);
+    assert_int_equal(chmod(f->store, 0600), 0);
+
+    assert_int_equal(auth_rc, PAM_AUTHINFO_UNAVAIL);
+    assert_non_null(strstr(auth_log, "mnzone.db: writable by group or others"));
+    assert_null(strstr(auth_log, code));
+    expect_rc(&r, PAM_AUTHINFO_UNAVAIL);
+    expect_untouched(f, "alice", &before);
+}
+
+static void test_key_file_readable_by_others(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char code[CODE_LEN];
+    service_args(f, "");
+    code_at("alice", fresh_now(), code);
+    take(f, "alice", &before);
+    assert_int_equal(chmod(f->key, 0644), 0);
+    run_auth(f, "alice", code, &r);
+    assert_int_equal(chmod(f->key, 0600), 0);
+    expect_refused(&r);
+    expect_rc(&r, PAM_AUTHINFO_UNAVAIL);
+    expect_log(&r, "mnzone.key: readable by group or others");
+    expect_log(&r, "result=error reason=key file unusable");
+    expect_secret_kept(f, &r, code);
+    expect_untouched(f, "alice", &before);
+}
+
+static void test_store_symlink(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char link[PATH_LEN], code[CODE_LEN];
+    path_in(f, "link.db", link);
+    assert_int_equal(symlink(f->store, link), 0);
+    service_with_store(f, link);
+    code_at("alice", fresh_now(), code);
+    take(f, "alice", &before);
+    run_auth(f, "alice", code, &r);
+    expect_refused(&r);
+    expect_rc(&r, PAM_AUTHINFO_UNAVAIL);
+    expect_log(&r, "link.db: is a symbolic link");
+    expect_secret_kept(f, &r, code);
+    run_account(f, "alice", &r);
+    expect_rc(&r, PAM_AUTHINFO_UNAVAIL);
+    expect_untouched(f, "alice", &before);
+}
+
+/* `debug` adds lines to the log, never the code. */
+static void test_debug_never_logs_code(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char code[CODE_LEN];
+    service_args(f, "debug");
+    code_at("alice", fresh_now(), code);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    expect_log(&r, "authenticate returns");
+    expect_secret_kept(f, &r, code);
+}
+
+/* ---- many logins at once ---- */
+
+/* One racer: initialises pam_wrapper in this child (it starts afresh after fork, from
+ * PAM_WRAPPER_SERVICE_DIR, so point that at the parent's runtime folder), says it is
+ * ready, waits for the start, logs in and exits with the PAM code. exit, not _exit: the
+ * child's pam_wrapper removes its own folder. */
+static void racer(const struct fx *f, const char *code, int ready_fd, int go_fd)
+{
+    char byte = 'r';
+    setenv("PAM_WRAPPER_SERVICE_DIR", runtime_dir, 1);
+    (void)pam_strerror(NULL, PAM_SUCCESS);
+    if (write(ready_fd, &byte, 1) != 1)
+        exit(250);
+    while (read(go_fd, &byte, 1) < 0 && errno == EINTR)
+        ;
+    const char *answers[] = {code, NULL};
+    struct pamtest_conv_data conv = {.in_echo_off = answers, .in_echo_on = answers};
+    struct pam_testcase tests[] = {pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS)};
+    enum pamtest_err perr = run_pamtest(f->service, "alice", &conv, tests, NULL);
+    if (perr != PAMTEST_ERR_OK && perr != PAMTEST_ERR_CASE)
+        exit(200 + (int)perr);
+    exit(tests[0].op_rv);
+}
+
+static void test_concurrent_same_code(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before, after;
+    struct capture c;
+    char code[CODE_LEN], msg[600];
+    int ready[2], go[2], status[RACERS];
+    pid_t pids[RACERS];
+    int started = 0;
+    service_args(f, "max_failures=20");
+    take(f, "alice", &before);
+    time_t now = fresh_now();
+    code_at("alice", now, code);
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(go), 0);
+
+    fflush(stdout);
+    memset(&r, 0, sizeof(r));
+    bool captured = capture_start(f, &c);
+    for (; started < RACERS; started++) {
+        pids[started] = fork();
+        if (pids[started] < 0)
+            break;
+        if (pids[started] == 0) {
+            close(ready[0]);
+            close(go[1]);
+            racer(f, code, ready[1], go[0]);
+        }
+        char byte;
+        if (read(ready[0], &byte, 1) != 1) { /* one at a time through pam_wrapper's start */
+            started++;
+            break;
+        }
+    }
+    close(go[1]); /* all start now */
+    close(go[0]);
+    close(ready[0]);
+    close(ready[1]);
+    for (int i = 0; i < started; i++) {
+        status[i] = -1;
+        while (waitpid(pids[i], &status[i], 0) < 0 && errno == EINTR)
+            ;
+    }
+    capture_end(f, &c, &r);
+    assert_true(captured);
+    assert_int_equal(started, RACERS);
+
+    int successes = 0, replays = 0;
+    for (int i = 0; i < RACERS; i++) {
+        assert_true(WIFEXITED(status[i]));
+        int rc = WEXITSTATUS(status[i]);
+        if (rc == PAM_SUCCESS)
+            successes++;
+        else if (rc == PAM_AUTH_ERR)
+            replays++;
+        else
+            print_error("racer %d: %s (exit status %d)\n", i, pam_name(rc), rc);
+    }
+    assert_int_equal(successes, 1);
+    assert_int_equal(replays, RACERS - 1);
+
+    take(f, "alice", &after);
+    assert_int_equal(after.last_step, (int64_t)now / PERIOD);
+    assert_int_equal(after.failures, RACERS - 1);
+    assert_int_equal(after.audit_rows, before.audit_rows + RACERS);
+    assert_int_equal(sql_int(f, "SELECT count(*) FROM audit WHERE result = 'success'", NULL, -1),
+                     1);
+    assert_int_equal(
+        sql_int(f, "SELECT count(*) FROM audit WHERE reason = 'code already used'", NULL, -1),
+        RACERS - 1);
+    expect_log(&r, "result=success reason=accepted");
+    expect_secret_kept(f, &r, code);
+
+    int64_t count = 0;
+    const char *problem = chain_problem(f, &count, msg, sizeof(msg));
+    if (problem != NULL)
+        fail_msg("%s", problem);
+    assert_int_equal(count, after.audit_rows);
+}
+
+/* ---- one-time codes: recovery and emergency ---- */
+
+/* Issues one code of KIND ("recovery" or "emergency") to LOGIN as mnzone-enroll does:
+ * generated and sealed by the core, stored in one transaction. EXPIRES_AT 0 = never.
+ * TEXT receives the code as it is handed over ("ABCD-EFGH-JKLM-NPQR"). */
+static void issue_code(const struct fx *f, const char *login, const char *kind, int64_t expires_at,
+                       char text[MZ_CODE_TEXT])
+{
+    struct mz_store *st = NULL;
+    struct mz_code_entry entry;
+    char normal[MZ_CODE_SYMBOLS + 1];
+    mz_err e = {""};
+    memset(&entry, 0, sizeof(entry));
+    entry.emergency = strcmp(kind, "emergency") == 0;
+    entry.expires_at = expires_at;
+    assert_int_equal(mz_code_generate(text), MZ_OK);
+    assert_true(mz_code_normalize(text, normal));
+    assert_int_equal(mz_code_seal(&f->keys, normal, &entry), MZ_OK);
+    core_ok(mz_store_open(f->store, 0, &st, &e), &e, "mz_store_open");
+    int rc = mz_store_begin(st, &e);
+    if (rc == MZ_OK) {
+        rc = mz_admin_add_code(st, login, kind, &entry, "pam-test",
+                               entry.emergency ? "test emergency" : "", (int64_t)time(NULL), &e);
+        if (rc == MZ_OK)
+            rc = mz_store_commit(st, &e);
+        else
+            mz_store_rollback(st);
+    }
+    mz_store_close(st);
+    core_ok(rc, &e, "issue_code");
+}
+
+/* Voids LOGIN's unused codes of KIND as recovery-codes does before a new set. */
+static void void_codes(const struct fx *f, const char *login, const char *kind)
+{
+    struct mz_store *st = NULL;
+    mz_err e = {""};
+    int count = 0;
+    core_ok(mz_store_open(f->store, 0, &st, &e), &e, "mz_store_open");
+    int rc = mz_store_begin(st, &e);
+    if (rc == MZ_OK) {
+        rc = mz_admin_void_codes(st, login, kind, (int64_t)time(NULL), &count, &e);
+        if (rc == MZ_OK)
+            rc = mz_store_commit(st, &e);
+        else
+            mz_store_rollback(st);
+    }
+    mz_store_close(st);
+    core_ok(rc, &e, "void_codes");
+    assert_true(count > 0);
+}
+
+/* Revokes LOGIN's TOTP credential as reset and revoke do. */
+static void revoke_totp(const struct fx *f, const char *login)
+{
+    struct mz_store *st = NULL;
+    mz_err e = {""};
+    int count = 0;
+    core_ok(mz_store_open(f->store, 0, &st, &e), &e, "mz_store_open");
+    int rc = mz_store_begin(st, &e);
+    if (rc == MZ_OK) {
+        rc = mz_admin_revoke_method(st, login, "totp", "pam-test", "lost phone",
+                                    (int64_t)time(NULL), &count, &e);
+        if (rc == MZ_OK)
+            rc = mz_store_commit(st, &e);
+        else
+            mz_store_rollback(st);
+    }
+    mz_store_close(st);
+    core_ok(rc, &e, "revoke_totp");
+    assert_int_equal(count, 1);
+}
+
+static void expect_last_audit_method(const struct fx *f, const char *method)
+{
+    char got[64] = "";
+    sql_text(f, "SELECT method FROM audit ORDER BY seq DESC LIMIT 1", NULL, got, sizeof(got));
+    size_t n = strlen(got);
+    if (n > 0 && got[n - 1] == ';')
+        got[n - 1] = '\0';
+    assert_string_equal(got, method);
+}
+
+/* The code as handed over, without dashes, and in lower case: none of them may appear
+ * in the log or the audit trail. */
+static void expect_code_kept(const struct fx *f, const struct result *r, const char *text)
+{
+    char normal[MZ_CODE_SYMBOLS + 1], lower[MZ_CODE_TEXT];
+    assert_true(strlen(text) < sizeof(lower));
+    assert_true(mz_code_normalize(text, normal));
+    snprintf(lower, sizeof(lower), "%s", text);
+    for (char *p = lower; *p != '\0'; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    expect_secret_kept(f, r, text);
+    expect_secret_kept(f, r, normal);
+    expect_secret_kept(f, r, lower);
+    expect_secret_kept(f, r, normal + 4); /* no part of it either */
+}
+
+static int64_t used_codes(const struct fx *f, const char *login)
+{
+    return sql_int(f, "SELECT count(*) FROM codes WHERE login = ?1 AND used_at != 0", login, -1);
+}
+
+/* A recovery code logs in once; the second time it is a wrong code, counted. */
+static void test_recovery_code_once(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before, after;
+    char code[MZ_CODE_TEXT];
+    service_args(f, "");
+    issue_code(f, "alice", "recovery", 0, code);
+
+    take(f, "alice", &before);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    assert_string_equal(r.info[0], "This is your first login with mnzone.");
+    assert_string_equal(r.err[0], "");
+    expect_log(&r, "result=success reason=accepted");
+    expect_last_audit(f, "success accepted");
+    expect_last_audit_method(f, "recovery");
+    expect_code_kept(f, &r, code);
+    take(f, "alice", &after);
+    assert_int_equal(after.audit_rows, before.audit_rows + 1);
+    assert_int_equal(after.last_step, before.last_step); /* no TOTP step used */
+    assert_int_equal(used_codes(f, "alice"), 1);
+    int64_t used_at = sql_int(f, "SELECT used_at FROM codes WHERE login = ?1", "alice", 0);
+    assert_true(used_at > 0 && used_at <= (int64_t)time(NULL));
+
+    run_account(f, "alice", &r);
+    expect_rc(&r, PAM_SUCCESS);
+
+    take(f, "alice", &before);
+    run_auth(f, "alice", code, &r);
+    expect_refused(&r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    assert_string_equal(r.err[0], "Wrong code. Log in again with the current code.");
+    expect_counted_failure(f, "alice", &before, "wrong code");
+    expect_log(&r, "result=failure reason=wrong code");
+    expect_code_kept(f, &r, code);
+    assert_int_equal(used_codes(f, "alice"), 1);
+}
+
+/* Typed in lower case, dashes kept: the same code. */
+static void test_recovery_code_lower_case(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char code[MZ_CODE_TEXT], typed[MZ_CODE_TEXT];
+    service_args(f, "");
+    issue_code(f, "alice", "recovery", 0, code);
+    snprintf(typed, sizeof(typed), "%s", code);
+    for (char *p = typed; *p != '\0'; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    assert_string_not_equal(typed, code);
+
+    run_auth(f, "alice", typed, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    expect_last_audit(f, "success accepted");
+    expect_last_audit_method(f, "recovery");
+    expect_code_kept(f, &r, code);
+    assert_int_equal(used_codes(f, "alice"), 1);
+}
+
+/* Read out over the phone and typed in groups: spaces between the groups, as
+ * mz_code_normalize allows. */
+static void test_recovery_code_with_spaces(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char code[MZ_CODE_TEXT], typed[MZ_CODE_TEXT];
+    service_args(f, "");
+    issue_code(f, "alice", "recovery", 0, code);
+    snprintf(typed, sizeof(typed), "%s", code);
+    for (char *p = typed; *p != '\0'; p++)
+        if (*p == '-')
+            *p = ' ';
+
+    run_auth(f, "alice", typed, &r);
+    expect_code_kept(f, &r, code);
+    expect_secret_kept(f, &r, typed);
+    expect_rc(&r, PAM_SUCCESS);
+    expect_last_audit_method(f, "recovery");
+    assert_int_equal(used_codes(f, "alice"), 1);
+}
+
+/* An emergency code: refused once its expiry has passed, accepted before it. */
+static void test_emergency_code_expiry(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char code[MZ_CODE_TEXT], sql[256];
+    service_args(f, "");
+    int64_t now = (int64_t)time(NULL);
+    issue_code(f, "alice", "emergency", now + 3600, code);
+
+    snprintf(sql, sizeof(sql), "UPDATE codes SET expires_at = %lld WHERE login = 'alice'",
+             (long long)(now - 60));
+    sql_exec(f, sql);
+    take(f, "alice", &before);
+    run_auth(f, "alice", code, &r);
+    expect_refused(&r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    assert_string_equal(r.err[0], "Wrong code. Log in again with the current code.");
+    expect_counted_failure(f, "alice", &before, "wrong code");
+    expect_code_kept(f, &r, code);
+    assert_int_equal(used_codes(f, "alice"), 0);
+
+    snprintf(sql, sizeof(sql), "UPDATE codes SET expires_at = %lld WHERE login = 'alice'",
+             (long long)(now + 3600));
+    sql_exec(f, sql);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    expect_log(&r, "result=success reason=accepted");
+    expect_last_audit(f, "success accepted");
+    expect_last_audit_method(f, "emergency");
+    expect_code_kept(f, &r, code);
+    assert_int_equal(used_codes(f, "alice"), 1);
+    assert_string_equal(r.info[0], "This is your first login with mnzone.");
+
+    take(f, "alice", &before);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    expect_counted_failure(f, "alice", &before, "wrong code");
+}
+
+/* Staff whose phone is gone (TOTP credential revoked) log in with a recovery code;
+ * the account check lets them through while they hold one. */
+static void test_recovery_code_after_totp_revoked(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char code[MZ_CODE_TEXT], totp[CODE_LEN];
+    service_args(f, "");
+    issue_code(f, "alice", "recovery", 0, code);
+    revoke_totp(f, "alice");
+
+    time_t now = fresh_now();
+    code_at("alice", now, totp);
+    run_auth(f, "alice", totp, &r);
+    expect_refused(&r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    expect_secret_kept(f, &r, totp);
+
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    expect_last_audit(f, "success accepted");
+    expect_last_audit_method(f, "recovery");
+    expect_code_kept(f, &r, code);
+    assert_int_equal(used_codes(f, "alice"), 1);
+    assert_int_equal(
+        sql_int(f, "SELECT count(*) FROM credentials WHERE login = ?1 AND status = 'active'",
+                "alice", -1),
+        0);
+}
+
+static void test_recovery_code_after_totp_revoked_account(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char code[MZ_CODE_TEXT];
+    service_args(f, "");
+    issue_code(f, "alice", "recovery", 0, code);
+    revoke_totp(f, "alice");
+    run_account(f, "alice", &r);
+    expect_rc(&r, PAM_SUCCESS);
+    assert_string_equal(r.err[0], "");
+}
+
+/* A code of a voided set (recovery-codes issued a new one) is refused, counted; the
+ * new set works. */
+static void test_voided_code_refused(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char old[MZ_CODE_TEXT], fresh[MZ_CODE_TEXT];
+    service_args(f, "");
+    issue_code(f, "alice", "recovery", 0, old);
+    void_codes(f, "alice", "recovery");
+    issue_code(f, "alice", "recovery", 0, fresh);
+
+    take(f, "alice", &before);
+    run_auth(f, "alice", old, &r);
+    expect_refused(&r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    expect_counted_failure(f, "alice", &before, "wrong code");
+    expect_log(&r, "result=failure reason=wrong code");
+    expect_code_kept(f, &r, old);
+    assert_int_equal(used_codes(f, "alice"), 0);
+
+    run_auth(f, "alice", fresh, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    expect_last_audit_method(f, "recovery");
+    expect_code_kept(f, &r, fresh);
+}
+
+/* One staff member's code is no use to another. */
+static void test_other_users_code_refused(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char code[MZ_CODE_TEXT];
+    enrol(f, "bob", "B-0001", "");
+    service_args(f, "");
+    issue_code(f, "bob", "recovery", 0, code);
+
+    take(f, "alice", &before);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    expect_counted_failure(f, "alice", &before, "wrong code");
+    expect_code_kept(f, &r, code);
+    assert_int_equal(used_codes(f, "bob"), 0);
+
+    run_auth(f, "bob", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    expect_last_audit_method(f, "recovery");
+}
+
+/* ---- main ---- */
+
+static int group_setup(void **state)
+{
+    mz_err e = {""};
+    (void)state;
+    if (mz_crypto_init(&e) != MZ_OK) {
+        print_error("%s\n", e.msg);
+        return -1;
+    }
+    return 0;
+}
+
+int main(void)
+{
+    const char *wrapped = getenv("PAM_WRAPPER");
+    if (wrapped == NULL || strcmp(wrapped, "1") != 0) {
+        printf("1..0 # SKIP PAM_WRAPPER=1 is not set: these tests never use the real "
+               "/etc/pam.d\n");
+        return 0;
+    }
+    runtime_dir = getenv("PAM_WRAPPER_RUNTIME_DIR");
+    if (runtime_dir == NULL || runtime_dir[0] != '/') {
+        printf("Bail out! PAM_WRAPPER_RUNTIME_DIR is not set: is libpam_wrapper.so preloaded?\n");
+        return 1;
+    }
+    module_path = getenv("MZ_MODULE");
+    if (module_path == NULL || module_path[0] != '/' || access(module_path, R_OK) != 0) {
+        printf("Bail out! MZ_MODULE (%s) is not the built pam_mnzone.so\n",
+               module_path != NULL ? module_path : "unset");
+        return 1;
+    }
+    /* Line-buffered, so that a run by hand shows each result next to its log. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    /* pam_wrapper prints pam_syslog lines below LOG_WARNING only from level 2 on. */
+    setenv("PAM_WRAPPER_DEBUGLEVEL", "2", 1);
+
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_right_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_last_login_names_remote_host, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrong_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_replayed_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_code_one_step_old_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_code_two_steps_old_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lockout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lockout_expires, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failures_since_counted_across_lockout, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_privileged_group_stricter_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unprivileged_keeps_normal_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unenrolled_denied_auth, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unenrolled_denied_account, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unenrolled_ignored_in_internet_zone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unenrolled_ignore_refused_in_mynumber, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_account_active, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_account_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_account_revoked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revoked_cannot_authenticate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_user_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_input_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_input_five_digits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_input_seven_digits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_input_letters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_input_300_characters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_input_full_width_digits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conv_function_null, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conv_returns_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conv_success_without_responses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conv_success_with_null_answer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conv_cannot_show_last_login, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_option, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bare_unknown_word, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_garbage_config_file, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_world_writable_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_file_readable_by_others, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_symlink, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_debug_never_logs_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_same_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_code_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_code_lower_case, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_code_with_spaces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_emergency_code_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_code_after_totp_revoked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_code_after_totp_revoked_account, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_voided_code_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_other_users_code_refused, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, group_setup, NULL);
+}
