@@ -3,8 +3,8 @@
 #include "mz_auth.h"
 
 #include <sqlite3.h>
+#include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 void mz_policy_from_config(const struct mz_config *cfg, bool privileged, struct mz_policy *p)
 {
@@ -132,8 +132,8 @@ int mz_auth_attempt(const struct mz_config *cfg, struct mz_store *st, const stru
     if (accepted) {
         last->at = before.last_success_at;
         last->failures_since = verdict->failures_before;
-        rc = mz_store_last_success(st, a->user, last->host, sizeof(last->host), last->service,
-                                   sizeof(last->service), e);
+        snprintf(last->host, sizeof(last->host), "%s", before.last_success_from);
+        snprintf(last->service, sizeof(last->service), "%s", before.last_success_service);
     }
     if (rc == MZ_OK && verdict->outcome != MZ_REJECT_LOCKED) {
         struct mz_origin from = {a->rhost != NULL && a->rhost[0] != '\0' ? a->rhost : a->tty,
@@ -175,18 +175,20 @@ enum mz_account_state mz_account_decide(const struct mz_staff *staff, bool has_c
     return MZ_ACCOUNT_OK;
 }
 
-int mz_account_check(struct mz_store *st, const char *login, const char *today,
+int mz_account_check(struct mz_store *st, const char *login, int64_t now,
                      enum mz_account_state *state, mz_err *e)
 {
     struct mz_staff staff;
     bool known, usable;
+    char today[16];
     int rc = mz_store_get_staff(st, login, &staff, e);
     if (rc == MZ_ERR_NOUSER) {
         *state = MZ_ACCOUNT_UNKNOWN;
         return MZ_OK;
     }
     if (rc == MZ_OK)
-        rc = presence(st, login, (int64_t)time(NULL), &known, &usable, e);
+        rc = presence(st, login, now, &known, &usable, e);
+    mz_local_date(now, today, sizeof(today));
     if (rc == MZ_OK)
         *state = mz_account_decide(&staff, usable, today);
     return rc;

@@ -70,8 +70,9 @@ enum mz_account_state {
 enum mz_account_state mz_account_decide(const struct mz_staff *staff, bool has_credential,
                                         const char *today);
 
-/* Reads LOGIN and returns the account decision for TODAY. */
-int mz_account_check(struct mz_store *st, const char *login, const char *today,
+/* Reads LOGIN and returns the account decision at NOW (its local date decides expiry;
+ * an emergency code counts as a credential until it expires). */
+int mz_account_check(struct mz_store *st, const char *login, int64_t now,
                      enum mz_account_state *state, mz_err *e);
 
 #endif

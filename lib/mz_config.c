@@ -111,7 +111,8 @@ int mz_config_set(struct mz_config *cfg, const char *key, const char *value, mz_
 
     if (strcmp(key, "zone") == 0) {
         rc = set_choice(&choice, key, value, zones, "mynumber, lgwan, internet", e);
-        cfg->zone = (enum mz_zone)choice;
+        if (rc == MZ_OK)
+            cfg->zone = (enum mz_zone)choice;
         return rc;
     }
     if (strcmp(key, "store") == 0) {
@@ -149,7 +150,8 @@ int mz_config_set(struct mz_config *cfg, const char *key, const char *value, mz_
         return set_uint(&cfg->privileged_max_failures, key, value, 1, 100, e);
     if (strcmp(key, "unenrolled") == 0) {
         rc = set_choice(&choice, key, value, unenrolled, "deny, ignore", e);
-        cfg->unenrolled = (enum mz_unenrolled)choice;
+        if (rc == MZ_OK)
+            cfg->unenrolled = (enum mz_unenrolled)choice;
         return rc;
     }
     if (strcmp(key, "recovery_codes") == 0)
@@ -158,12 +160,14 @@ int mz_config_set(struct mz_config *cfg, const char *key, const char *value, mz_
         return set_uint(&cfg->hwkey_slot, key, value, 1, 2, e);
     if (strcmp(key, "hwkey_touch") == 0) {
         rc = set_choice(&choice, key, value, yesno, "yes, no", e);
-        cfg->hwkey_touch = choice == 1;
+        if (rc == MZ_OK)
+            cfg->hwkey_touch = choice == 1;
         return rc;
     }
     if (strcmp(key, "time_sync") == 0) {
         rc = set_choice(&choice, key, value, syncs, "off, warn, require", e);
-        cfg->time_sync = (enum mz_time_sync)choice;
+        if (rc == MZ_OK)
+            cfg->time_sync = (enum mz_time_sync)choice;
         return rc;
     }
     if (strcmp(key, "staff_group") == 0)

@@ -68,7 +68,7 @@ int mz_key_file_create(const char *path, mz_err *e)
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         if (errno == EEXIST)
-            return MZ_ERR_EXISTS;
+            return mz_fail(e, MZ_ERR_EXISTS, _("%s: exists already; it is never replaced"), path);
         return mz_fail(e, MZ_ERR_PERM, _("%s: cannot create: %s"), path, strerror(errno));
     }
     int rc = mz_random(master, sizeof(master));

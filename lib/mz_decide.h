@@ -33,6 +33,8 @@ struct mz_record {
     int64_t locked_until;            /* 0 = not locked */
     int64_t last_success_at;
     int64_t last_failure_at;
+    char last_success_from[256]; /* remote host or tty of the last success */
+    char last_success_service[64];
     struct mz_code_entry codes[MZ_MAX_CODES]; /* unused, not voided (maybe expired) */
     size_t ncodes;
     int64_t used_code_id; /* set by mz_decide when a one-time code was accepted */

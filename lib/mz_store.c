@@ -362,18 +362,24 @@ int mz_store_load_state(struct mz_store *st, const char *login, struct mz_record
     sqlite3_stmt *q;
     int rc = prepare(st,
                      "SELECT failures, locked_until, last_success_at, last_failure_at,"
-                     " failures_since_success FROM login_state WHERE login = ?1",
+                     " failures_since_success, last_success_host, last_success_service"
+                     " FROM login_state WHERE login = ?1",
                      &q, e);
     if (rc != MZ_OK)
         return rc;
     sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
     int step = sqlite3_step(q);
+    rec->failures = rec->failures_since_success = 0; /* no row: a fresh state */
+    rec->locked_until = rec->last_success_at = rec->last_failure_at = 0;
+    rec->last_success_from[0] = rec->last_success_service[0] = '\0';
     if (step == SQLITE_ROW) {
         rec->failures = (unsigned)sqlite3_column_int(q, 0);
         rec->locked_until = sqlite3_column_int64(q, 1);
         rec->last_success_at = sqlite3_column_int64(q, 2);
         rec->last_failure_at = sqlite3_column_int64(q, 3);
         rec->failures_since_success = (unsigned)sqlite3_column_int(q, 4);
+        copy_text(q, 5, rec->last_success_from, sizeof(rec->last_success_from));
+        copy_text(q, 6, rec->last_success_service, sizeof(rec->last_success_service));
     } else if (step != SQLITE_DONE) {
         rc = db_fail(st, e, _("cannot read the login state"));
     }
@@ -532,23 +538,10 @@ int mz_store_save_record(struct mz_store *st, const char *login, int64_t cred_id
 int mz_store_last_success(struct mz_store *st, const char *login, char *host, size_t host_len,
                           char *service, size_t service_len, mz_err *e)
 {
-    sqlite3_stmt *q;
-    host[0] = service[0] = '\0';
-    int rc = prepare(st,
-                     "SELECT last_success_host, last_success_service FROM login_state"
-                     " WHERE login = ?1",
-                     &q, e);
-    if (rc != MZ_OK)
-        return rc;
-    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
-    int step = sqlite3_step(q);
-    if (step == SQLITE_ROW) {
-        copy_text(q, 0, host, host_len);
-        copy_text(q, 1, service, service_len);
-    } else if (step != SQLITE_DONE) {
-        rc = db_fail(st, e, _("cannot read the login state"));
-    }
-    sqlite3_finalize(q);
+    struct mz_record rec;
+    int rc = mz_store_load_state(st, login, &rec, e);
+    snprintf(host, host_len, "%s", rc == MZ_OK ? rec.last_success_from : "");
+    snprintf(service, service_len, "%s", rc == MZ_OK ? rec.last_success_service : "");
     return rc;
 }
 

@@ -104,7 +104,9 @@ int mz_check_fd(int fd, const char *path, enum mz_file_kind kind, mz_err *e)
 
 int mz_open_checked(const char *path, int flags, enum mz_file_kind kind, int *fd, mz_err *e)
 {
-    int f = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO put where a file should be must not hang the login before the
+     * type check below refuses it (it changes nothing for regular files). */
+    int f = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (f < 0) {
         if (errno == ELOOP)
             return mz_fail(e, MZ_ERR_PERM, _("%s: is a symbolic link; refusing it"), path);

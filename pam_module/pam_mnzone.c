@@ -363,7 +363,6 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
     struct mz_store *st = NULL;
     mz_err e;
     enum mz_account_state state = MZ_ACCOUNT_UNKNOWN;
-    char today[16];
 
     int rc = start(&l, pamh, flags, argc, argv);
     if (rc != PAM_SUCCESS) {
@@ -373,8 +372,7 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
     rc = open_store(&l, &st);
     if (rc != PAM_SUCCESS)
         return rc;
-    mz_local_date(l.attempt.now, today, sizeof(today));
-    if (mz_account_check(st, l.user, today, &state, &e) != MZ_OK) {
+    if (mz_account_check(st, l.user, l.attempt.now, &state, &e) != MZ_OK) {
         pam_syslog(pamh, LOG_ERR, "store: %s", e.msg);
         log_attempt(&l, "error", "store unreadable");
         rc = PAM_AUTHINFO_UNAVAIL;

@@ -1091,6 +1091,17 @@ static void test_account_decide(void **state)
     assert_int_equal(mz_account_decide(&s, true, today), MZ_ACCOUNT_SUSPENDED);
 }
 
+/* Local noon of DATE ("YYYY-MM-DD"): the account check takes a time, not a date. */
+static int64_t local_noon(const char *date)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    assert_non_null(strptime(date, "%Y-%m-%d", &tm));
+    tm.tm_hour = 12;
+    tm.tm_isdst = -1;
+    return (int64_t)mktime(&tm);
+}
+
 static void test_account_check(void **state)
 {
     struct fx *f = *state;
@@ -1098,27 +1109,27 @@ static void test_account_check(void **state)
     enum mz_account_state as;
     enrol(f, "taro", "A-001");
     add_staff(f, "jiro", "A-002");
-    assert_int_equal(mz_account_check(f->st, "taro", "2026-04-01", &as, &e), MZ_OK);
+    assert_int_equal(mz_account_check(f->st, "taro", local_noon("2026-04-01"), &as, &e), MZ_OK);
     assert_int_equal(as, MZ_ACCOUNT_OK);
-    assert_int_equal(mz_account_check(f->st, "jiro", "2026-04-01", &as, &e), MZ_OK);
+    assert_int_equal(mz_account_check(f->st, "jiro", local_noon("2026-04-01"), &as, &e), MZ_OK);
     assert_int_equal(as, MZ_ACCOUNT_NO_FACTOR);
-    assert_int_equal(mz_account_check(f->st, "nobody", "2026-04-01", &as, &e), MZ_OK);
+    assert_int_equal(mz_account_check(f->st, "nobody", local_noon("2026-04-01"), &as, &e), MZ_OK);
     assert_int_equal(as, MZ_ACCOUNT_UNKNOWN);
 
     mzt_exec(f->st, "UPDATE staff SET valid_until = '2026-03-31' WHERE login = 'taro'");
-    assert_int_equal(mz_account_check(f->st, "taro", "2026-04-01", &as, &e), MZ_OK);
+    assert_int_equal(mz_account_check(f->st, "taro", local_noon("2026-04-01"), &as, &e), MZ_OK);
     assert_int_equal(as, MZ_ACCOUNT_EXPIRED);
-    assert_int_equal(mz_account_check(f->st, "taro", "2026-03-31", &as, &e), MZ_OK);
+    assert_int_equal(mz_account_check(f->st, "taro", local_noon("2026-03-31"), &as, &e), MZ_OK);
     assert_int_equal(as, MZ_ACCOUNT_OK);
 
     mzt_exec(f->st, "UPDATE credentials SET status = 'revoked' WHERE login = 'taro'");
-    assert_int_equal(mz_account_check(f->st, "taro", "2026-03-31", &as, &e), MZ_OK);
+    assert_int_equal(mz_account_check(f->st, "taro", local_noon("2026-03-31"), &as, &e), MZ_OK);
     assert_int_equal(as, MZ_ACCOUNT_NO_FACTOR);
     mzt_exec(f->st, "UPDATE staff SET status = 'revoked' WHERE login = 'taro'");
-    assert_int_equal(mz_account_check(f->st, "taro", "2026-03-31", &as, &e), MZ_OK);
+    assert_int_equal(mz_account_check(f->st, "taro", local_noon("2026-03-31"), &as, &e), MZ_OK);
     assert_int_equal(as, MZ_ACCOUNT_REVOKED);
     mzt_exec(f->st, "UPDATE staff SET status = 'suspended' WHERE login = 'jiro'");
-    assert_int_equal(mz_account_check(f->st, "jiro", "2026-03-31", &as, &e), MZ_OK);
+    assert_int_equal(mz_account_check(f->st, "jiro", local_noon("2026-03-31"), &as, &e), MZ_OK);
     assert_int_equal(as, MZ_ACCOUNT_SUSPENDED);
 }
 
