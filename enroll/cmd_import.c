@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "enroll.h"
+#include "migrate.h"
 #include "qr.h"
 
 #include <csv.h>
@@ -30,6 +31,7 @@ struct import {
     const char *file;
     const char *qr_dir;
     bool qr_dir_made;
+    struct oath_users oath;  /* --oath-usersfile: secrets for rows without one */
     unsigned long line;      /* line where the current record started */
     unsigned long next_line; /* line the parser is on */
     char fields[COLUMNS_MAX][FIELD_MAX + 1];
@@ -92,6 +94,29 @@ static void copy_field(char *dst, size_t cap, const char *src)
     dst[n] = '\0';
 }
 
+/* The secret of LOGIN from the pam_oath users file, if it has one that fits. */
+static bool take_oath_secret(struct import *im, const char *login, uint8_t *secret, size_t *len)
+{
+    const struct oath_user *o = oath_users_find(&im->oath, login);
+    if (o == NULL)
+        return false;
+    const struct mz_config *cfg = &im->en->cfg;
+    if (!o->totp || o->period != cfg->totp_period || o->digits != cfg->totp_digits) {
+        if (im->rc == MZ_OK) {
+            im->rc = MZ_ERR_INPUT;
+            mz_fail(&im->e, MZ_ERR_INPUT,
+                    _("%s:%lu: %s uses %s; only TOTP with totp_period and totp_digits can be "
+                      "migrated: leave the secret out and use --qr-dir"),
+                    im->oath.path, o->line, login,
+                    o->totp ? _("another period or length") : _("counter-based HOTP"));
+        }
+        return false;
+    }
+    memcpy(secret, o->secret, o->len);
+    *len = o->len;
+    return true;
+}
+
 /* Validates the row into STAFF and SECRET; false after row_error. */
 static bool parse_row(struct import *im, struct mz_staff *s, uint8_t *secret, size_t *len,
                       bool *have_secret)
@@ -133,6 +158,10 @@ static bool parse_row(struct import *im, struct mz_staff *s, uint8_t *secret, si
             return row_error(im, MZ_ERR_INPUT, "secret",
                              _("base32 of at least 80 bits (16 characters)")),
                    false;
+    } else if (take_oath_secret(im, f[0], secret, len)) {
+        *have_secret = true;
+    } else if (im->rc != MZ_OK) {
+        return false;
     } else if (im->qr_dir == NULL) {
         return row_error(im, MZ_ERR_INPUT, "secret",
                          _("no secret: give one, or --qr-dir for new QR codes")),
@@ -248,35 +277,161 @@ static void parse_file(struct import *im, FILE *f)
     sodium_memzero(buf, sizeof(buf));
 }
 
-int cmd_import(struct enroll *en, int argc, char **argv)
+/* The options of import: the CSV way, or one google-authenticator file. */
+struct import_opts {
+    const char *oath_file, *ga_file;
+    struct mz_staff staff; /* with --google-authenticator */
+    const char *staff_id, *name, *dept, *until, *user;
+    bool json;
+};
+
+static int parse_import(struct enroll *en, int argc, char **argv, struct import *im,
+                        struct import_opts *o)
 {
-    static const struct option longopts[] = {{"csv", required_argument, NULL, 'c'},
-                                             {"qr-dir", required_argument, NULL, 'q'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {NULL, 0, NULL, 0}};
-    struct import *im = calloc(1, sizeof(*im));
-    bool json = false;
+    enum { O_CSV = 400, O_QR, O_JSON, O_OATH, O_GA, O_USER, O_ID, O_NAME, O_DEPT, O_EMP, O_UNTIL };
+    static const struct option longopts[] = {
+        {"csv", required_argument, NULL, O_CSV},
+        {"qr-dir", required_argument, NULL, O_QR},
+        {"json", no_argument, NULL, O_JSON},
+        {"oath-usersfile", required_argument, NULL, O_OATH},
+        {"google-authenticator", required_argument, NULL, O_GA},
+        {"user", required_argument, NULL, O_USER},
+        {"staff-id", required_argument, NULL, O_ID},
+        {"name", required_argument, NULL, O_NAME},
+        {"dept", required_argument, NULL, O_DEPT},
+        {"employment", required_argument, NULL, O_EMP},
+        {"valid-until", required_argument, NULL, O_UNTIL},
+        {NULL, 0, NULL, 0}};
     int c;
-    if (im == NULL)
-        return EXIT_SYSTEM;
-    im->en = en;
+    memset(o, 0, sizeof(*o));
+    o->dept = o->until = "";
+    o->staff.employment = MZ_EMPLOY_REGULAR;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (c == 'c')
-            im->file = optarg;
-        else if (c == 'q')
-            im->qr_dir = optarg;
-        else if (c == 'j')
-            json = true;
-        else {
-            free(im);
+        switch (c) {
+        case O_CSV: im->file = optarg; break;
+        case O_QR: im->qr_dir = optarg; break;
+        case O_JSON: o->json = true; break;
+        case O_OATH: o->oath_file = optarg; break;
+        case O_GA: o->ga_file = optarg; break;
+        case O_USER: o->user = optarg; break;
+        case O_ID: o->staff_id = optarg; break;
+        case O_NAME: o->name = optarg; break;
+        case O_DEPT: o->dept = optarg; break;
+        case O_UNTIL: o->until = optarg; break;
+        case O_EMP:
+            if (!mz_employment_parse(optarg, &o->staff.employment))
+                return enroll_usage("import", "%s",
+                                    _("--employment: expected regular, fiscal-year or contractor"));
+            break;
+        default:
             return enroll_usage("import", _("unknown or incomplete option %s"), argv[optind - 1]);
         }
     }
-    if (im->file == NULL || optind != argc) {
+    if (optind != argc)
+        return enroll_usage("import", _("unexpected argument %s"), argv[optind]);
+    if (o->ga_file == NULL) {
+        if (im->file == NULL)
+            return enroll_usage("import", "%s",
+                                _("give --csv FILE, or --google-authenticator FILE --user USER"));
+        return EXIT_DONE;
+    }
+    if (im->file != NULL || im->qr_dir != NULL || o->oath_file != NULL)
+        return enroll_usage("import", "%s",
+                            _("--google-authenticator goes alone with --user, --staff-id, --name"));
+    if (o->user == NULL || !mz_valid_login(o->user))
+        return enroll_usage("import", "%s", _("--user: give the login name"));
+    if (o->staff_id == NULL || !enroll_valid_staff_id(o->staff_id))
+        return enroll_usage("import", "%s", _("--staff-id: give 1 to 64 letters, digits, - or _"));
+    if (o->name == NULL || !enroll_valid_text(o->name, 256, false))
+        return enroll_usage("import", "%s",
+                            _("--name: give the full name (UTF-8, at most 256 bytes)"));
+    if (!enroll_valid_text(o->dept, 256, true))
+        return enroll_usage("import", "%s", _("--dept: UTF-8 text of at most 256 bytes"));
+    struct mz_staff *s = &o->staff;
+    if (strcmp(o->until, "fiscal-year-end") == 0)
+        enroll_fiscal_year_end(en->now, s->valid_until);
+    else if (o->until[0] != '\0' && !mz_valid_date(o->until))
+        return enroll_usage("import", "%s", _("--valid-until: give YYYY-MM-DD or fiscal-year-end"));
+    else
+        snprintf(s->valid_until, sizeof(s->valid_until), "%s", o->until);
+    snprintf(s->login, sizeof(s->login), "%s", o->user);
+    snprintf(s->staff_id, sizeof(s->staff_id), "%s", o->staff_id);
+    snprintf(s->name, sizeof(s->name), "%s", o->name);
+    snprintf(s->dept, sizeof(s->dept), "%s", o->dept);
+    s->status = MZ_STAFF_ACTIVE;
+    s->created_at = s->updated_at = en->now;
+    snprintf(s->created_by, sizeof(s->created_by), "%s", en->actor);
+    snprintf(s->updated_by, sizeof(s->updated_by), "%s", en->actor);
+    return EXIT_DONE;
+}
+
+/* One staff member from a ~/.google_authenticator file: its TOTP secret, nothing else
+ * (scratch codes are not carried over). */
+static int import_google_authenticator(struct enroll *en, const struct import_opts *o)
+{
+    uint8_t secret[MZ_SECRET_MAX];
+    size_t len = 0;
+    unsigned scratch = 0;
+    mz_err e;
+    int rc = google_authenticator_read(o->ga_file, en->cfg.totp_period, secret, &len, &scratch, &e);
+    if (rc != MZ_OK)
+        return enroll_fail(rc, &e);
+    int status = enroll_open(en, true);
+    if (status == EXIT_DONE) {
+        rc = mz_store_begin(en->st, &e);
+        if (rc == MZ_OK) {
+            rc = mz_store_add_staff(en->st, &o->staff, &e);
+            if (rc == MZ_OK)
+                rc = mz_store_add_totp(en->st, &en->keys, o->staff.login, secret, len, -1, en->now,
+                                       en->actor, &e);
+            if (rc == MZ_OK)
+                rc = enroll_audit(en, "import", "totp", o->staff.login,
+                                  "migrated from google-authenticator", &e);
+            rc = enroll_commit(en, rc, &e);
+        }
+        if (rc != MZ_OK)
+            status = enroll_fail(rc, &e);
+    }
+    mz_zero_array(secret);
+    if (status != EXIT_DONE)
+        return status;
+    if (o->json) {
+        json_object *j = json_object_new_object();
+        json_object_object_add(j, "imported", json_object_new_int(1));
+        json_object_object_add(j, "user", json_object_new_string(o->staff.login));
+        json_object_object_add(j, "scratch_codes_dropped", json_object_new_int((int)scratch));
+        enroll_print_json(j, false);
+    } else {
+        printf(_("Migrated %s from google-authenticator.\n"), o->staff.login);
+        if (scratch > 0)
+            printf(_("%u scratch codes were not carried over: issue recovery codes with "
+                     "mnzone-enroll recovery-codes %s.\n"),
+                   scratch, o->staff.login);
+    }
+    return EXIT_DONE;
+}
+
+int cmd_import(struct enroll *en, int argc, char **argv)
+{
+    struct import_opts o;
+    struct import *im = calloc(1, sizeof(*im));
+    if (im == NULL)
+        return EXIT_SYSTEM;
+    im->en = en;
+    int status = parse_import(en, argc, argv, im, &o);
+    if (status == EXIT_DONE && o.ga_file != NULL)
+        status = import_google_authenticator(en, &o);
+    if (status != EXIT_DONE || o.ga_file != NULL) {
         free(im);
-        return enroll_usage("import", "%s", _("give --csv FILE"));
+        return status;
+    }
+    bool json = o.json;
+    if (o.oath_file != NULL && oath_users_read(o.oath_file, &im->oath, &im->e) != MZ_OK) {
+        fprintf(stderr, "mnzone-enroll: %s\n", im->e.msg);
+        free(im);
+        return EXIT_USAGE;
     }
     int fd = open(im->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
@@ -284,10 +439,11 @@ int cmd_import(struct enroll *en, int argc, char **argv)
         fprintf(stderr, "mnzone-enroll: %s: %s\n", im->file, strerror(errno));
         if (fd >= 0)
             close(fd);
+        oath_users_free(&im->oath);
         free(im);
         return EXIT_USAGE;
     }
-    int status = enroll_open(en, true);
+    status = enroll_open(en, true);
     if (status == EXIT_DONE && im->qr_dir != NULL) {
         if (mkdir(im->qr_dir, 0700) != 0) {
             fprintf(stderr, "mnzone-enroll: %s: %s (%s)\n", im->qr_dir, strerror(errno),
@@ -324,6 +480,7 @@ int cmd_import(struct enroll *en, int argc, char **argv)
                      "after handing them over).\n"),
                    im->qr_dir);
     }
+    oath_users_free(&im->oath);
     mz_zero_object(im);
     free(im);
     return status;

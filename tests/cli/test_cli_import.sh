@@ -97,4 +97,54 @@ check "--json imported count" [ "$(jq -r .imported "$work/out")" = 2 ]
 check "contractor kept" [ "$(sqlite3 "$db" "SELECT employment FROM staff WHERE login='b2'")" = contractor ]
 check "secret sealed, not in clear" sh -c "! grep -q $secret '$db'"
 
+# --- migration from pam_oath: rows without a secret take it from the users file
+hex=3132333435363738393031323334353637383930
+cat >"$work/users.oath" <<OATH
+# pam_oath users file
+
+HOTP/T30 o1 - $hex
+HOTP/T30/6 o4 1234 $hex
+HOTP o3 - $hex
+OATH
+printf '%s\n%s\n%s\n' "$header" 'o1,5001,O1,,,' 'o2,5002,O2,,,' >"$work/oath.csv"
+cli import --csv "$work/oath.csv" --oath-usersfile "$work/users.oath" --qr-dir "$work/qr-oath"
+check "oath users file with CSV: exit 0" [ $? -eq 0 ]
+cli verify o1 "$("$OATHTOOL" --totp "$hex")"
+check "o1 logs in with its pam_oath secret" [ $? -eq 0 ]
+check "o2 (not in the users file) got a QR code" [ -e "$work/qr-oath/o2.png" ]
+check "o1 got no QR code" [ ! -e "$work/qr-oath/o1.png" ]
+printf '%s\n%s\n' "$header" 'o3,5003,O3,,,' >"$work/hotp.csv"
+cli import --csv "$work/hotp.csv" --oath-usersfile "$work/users.oath" --qr-dir "$work/qr-hotp"
+check "counter-based HOTP user: exit 2" [ $? -eq 2 ]
+grep -q "users.oath:5:" "$work/err" && ok "HOTP refusal names the users file line" || not_ok "HOTP refusal names the line: $(cat "$work/err")"
+check "HOTP refusal: o3 not enrolled" [ -z "$(sqlite3 "$db" "SELECT 1 FROM staff WHERE login='o3'")" ]
+printf 'HOTP/T30 ok - %s\nHOTP/T30 broken - nothex\n' $hex >"$work/bad.oath"
+cli import --csv "$work/hotp.csv" --oath-usersfile "$work/bad.oath" --qr-dir "$work/qr-bad2"
+check "malformed users file: exit 2" [ $? -eq 2 ]
+grep -q "bad.oath:2:" "$work/err" && ok "malformed users file: line named" || not_ok "malformed users file: line named"
+
+# --- migration from google-authenticator
+gsecret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ
+printf '%s\n" RATE_LIMIT 3 30\n" WINDOW_SIZE 3\n" DISALLOW_REUSE\n" TOTP_AUTH\n12345678\n23456789\n' $gsecret >"$work/ga"
+chmod 400 "$work/ga"
+cli import --google-authenticator "$work/ga" --user g1 --staff-id 6001 --name 'G 一'
+check "google-authenticator: exit 0" [ $? -eq 0 ]
+grep -q "2 scratch codes" "$work/out" && ok "scratch codes reported as not carried over" || not_ok "scratch codes reported: $(cat "$work/out")"
+cli verify g1 "$("$OATHTOOL" --totp -b $gsecret)"
+check "g1 logs in with its google-authenticator secret" [ $? -eq 0 ]
+printf '%s\n" RATE_LIMIT 3 30\n12345678\n' $gsecret >"$work/ga-hotp"
+cli import --google-authenticator "$work/ga-hotp" --user g2 --staff-id 6002 --name G2
+check "google-authenticator HOTP file: exit 2" [ $? -eq 2 ]
+printf '%s\n" STEP_SIZE 60\n" TOTP_AUTH\n' $gsecret >"$work/ga-60"
+cli import --google-authenticator "$work/ga-60" --user g3 --staff-id 6003 --name G3
+check "google-authenticator STEP_SIZE 60 with totp_period 30: exit 2" [ $? -eq 2 ]
+ln -s "$work/ga" "$work/ga-link"
+cli import --google-authenticator "$work/ga-link" --user g4 --staff-id 6004 --name G4
+check "google-authenticator file behind a link: exit 2" [ $? -eq 2 ]
+cli import --google-authenticator "$work/ga" --user g5 --name G5
+check "google-authenticator without --staff-id: exit 2" [ $? -eq 2 ]
+cli import --google-authenticator "$work/ga" --csv "$work/ok.csv" --user g6 --staff-id 6006 --name G6
+check "google-authenticator with --csv: exit 2" [ $? -eq 2 ]
+check "no g2..g6 enrolled" [ "$(sqlite3 "$db" "SELECT count(*) FROM staff WHERE login IN ('g2','g3','g4','g5','g6')")" = 0 ]
+
 echo "1..$n"
