@@ -31,9 +31,9 @@ struct audit_opts {
 
 /* The event's text fields in output order, with their JSON keys and store columns. */
 #define EVENT_FIELDS 11
-static const char *const field_keys[EVENT_FIELDS] = {
-    "time", "user", "actor", "event", "method", "result", "reason", "service", "host", "tty",
-    "rhost"};
+static const char *const field_keys[EVENT_FIELDS] = {"time",   "user",   "actor",  "event",
+                                                     "method", "result", "reason", "service",
+                                                     "host",   "tty",    "rhost"};
 
 struct audit_row {
     int64_t seq;
@@ -69,8 +69,8 @@ static bool parse_since(const char *s, char out[21])
         snprintf(out, 21, "%sT00:00:00Z", date);
         return true;
     }
-    if (s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z' || !two_digits(s + 11, 23, &h) ||
-        !two_digits(s + 14, 59, &m) || !two_digits(s + 17, 59, &sec))
+    if (s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z' ||
+        !two_digits(s + 11, 23, &h) || !two_digits(s + 14, 59, &m) || !two_digits(s + 17, 59, &sec))
         return false;
     memcpy(out, s, 21);
     return true;
@@ -106,15 +106,24 @@ static int parse_options(struct audit_opts *o, int argc, char **argv)
                                              {"expect-head", required_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     unsigned seen = 0;
-    int c;
+    int c, index = -1;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "", longopts, &index)) != -1) {
+        /* The option as its long name: argv[optind - 1] may be its argument. */
         const char *opt = argv[optind - 1];
+        char name[32];
+        if (c != '?' && index >= 0) {
+            snprintf(name, sizeof(name), "--%s", longopts[index].name);
+            opt = name;
+        }
+        index = -1;
         unsigned bit = c == 's' ? 1u : c == 'u' ? 2u : c == 'j' ? 4u : c == 'h' ? 8u : 0u;
+        /* verify checks the whole log: a filter would hide the break it looks for. */
+        bool filter = c == 's' || c == 'u', verify_only = c == 'h';
         if (bit == 0)
             return enroll_usage(o->command, _("unknown or incomplete option %s"), opt);
-        if ((bit == 8u) != (o->action == AUDIT_VERIFY) && bit != 4u)
+        if ((filter && o->action == AUDIT_VERIFY) || (verify_only && o->action != AUDIT_VERIFY))
             return enroll_usage(o->command, _("%s: not an option of this command"), opt);
         if (seen & bit)
             return enroll_usage(o->command, _("%s: given more than once"), opt);
@@ -265,8 +274,8 @@ static int export_row(const struct audit_row *r, void *arg)
 {
     (void)arg;
     json_object *j = row_json(r, true);
-    puts(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN |
-                                                JSON_C_TO_STRING_NOSLASHESCAPE));
+    puts(
+        json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
     json_object_put(j);
     return MZ_OK;
 }
@@ -331,8 +340,8 @@ struct verdict {
 
 /* The stored hash (COLUMN "hash" or "prev_hash") of event SEQ; seq 0 is the start of the
  * chain, all zeroes. *FOUND is false when there is no such event or its hash is malformed. */
-static int stored_hash(sqlite3 *db, bool prev, int64_t seq, uint8_t out[MZ_HASH_BYTES],
-                       bool *found, mz_err *e)
+static int stored_hash(sqlite3 *db, bool prev, int64_t seq, uint8_t out[MZ_HASH_BYTES], bool *found,
+                       mz_err *e)
 {
     sqlite3_stmt *q;
     memset(out, 0, MZ_HASH_BYTES);
@@ -360,7 +369,7 @@ static int stored_hash(sqlite3 *db, bool prev, int64_t seq, uint8_t out[MZ_HASH_
  * predecessor, or its own content. Events up to v->events are known good. */
 static int classify_break(sqlite3 *db, struct verdict *v, mz_err *e)
 {
-    uint8_t before[MZ_HASH_BYTES], link[MZ_HASH_BYTES];
+    uint8_t before[MZ_HASH_BYTES], link_to[MZ_HASH_BYTES];
     bool have_before, have_link;
     if (v->bad_seq > v->events + 1) {
         v->problem = PROBLEM_MISSING;
@@ -368,11 +377,11 @@ static int classify_break(sqlite3 *db, struct verdict *v, mz_err *e)
     }
     int rc = stored_hash(db, false, v->events, before, &have_before, e);
     if (rc == MZ_OK)
-        rc = stored_hash(db, true, v->bad_seq, link, &have_link, e);
+        rc = stored_hash(db, true, v->bad_seq, link_to, &have_link, e);
     if (rc != MZ_OK)
         return rc;
     bool linked = v->bad_seq == v->events + 1 && have_before && have_link &&
-                  sodium_memcmp(before, link, MZ_HASH_BYTES) == 0;
+                  sodium_memcmp(before, link_to, MZ_HASH_BYTES) == 0;
     v->problem = linked ? PROBLEM_CHANGED : PROBLEM_OUT_OF_ORDER;
     return MZ_OK;
 }
@@ -409,8 +418,7 @@ static int check_head(sqlite3 *db, const struct audit_opts *o, struct verdict *v
 
 /* Walks the chain and the head in one read transaction, so that logins appending
  * meanwhile cannot make the head disagree with the count. */
-static int verify_chain(struct enroll *en, const struct audit_opts *o, struct verdict *v,
-                        mz_err *e)
+static int verify_chain(struct enroll *en, const struct audit_opts *o, struct verdict *v, mz_err *e)
 {
     sqlite3 *db = mz_store_db(en->st);
     memset(v, 0, sizeof(*v));
@@ -475,13 +483,12 @@ static void print_verdict_json(const struct audit_opts *o, const struct verdict 
     json_object *j = json_object_new_object();
     json_object_object_add(j, "events", json_object_new_int64(v->events));
     json_object_object_add(j, "intact", json_object_new_boolean(v->problem == PROBLEM_NONE));
-    json_object_object_add(j, "first_bad_seq",
-                           v->bad_seq > 0 ? json_object_new_int64(v->bad_seq) : NULL);
+    bool named = v->problem != PROBLEM_NONE && v->problem != PROBLEM_HEAD_DIFFERS;
+    json_object_object_add(j, "first_bad_seq", named ? json_object_new_int64(v->bad_seq) : NULL);
     json_object_object_add(j, "head", v->have_head ? json_object_new_string(v->head) : NULL);
-    json_object_object_add(j, "problem",
-                           v->problem != PROBLEM_NONE
-                               ? json_object_new_string(problem_names[v->problem])
-                               : NULL);
+    json_object_object_add(
+        j, "problem",
+        v->problem != PROBLEM_NONE ? json_object_new_string(problem_names[v->problem]) : NULL);
     if (o->expect_head) {
         char head[HEAD_TEXT];
         format_head(o->head_seq, o->head_hash, head);
@@ -530,8 +537,7 @@ int cmd_audit(struct enroll *en, int argc, char **argv)
             o.action = actions[i].action;
         }
     if (o.command == NULL)
-        return enroll_usage("audit", _("unknown action %s; give list, export or verify"),
-                            argv[1]);
+        return enroll_usage("audit", _("unknown action %s; give list, export or verify"), argv[1]);
     /* getopt_long sees the action as argv[0]. */
     int status = parse_options(&o, argc - 1, argv + 1);
     if (status != EXIT_DONE)

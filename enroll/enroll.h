@@ -79,6 +79,7 @@ int cmd_recovery_codes(struct enroll *en, int argc, char **argv);
 int cmd_emergency(struct enroll *en, int argc, char **argv);
 int cmd_verify(struct enroll *en, int argc, char **argv);
 int cmd_import(struct enroll *en, int argc, char **argv);
+int cmd_export(struct enroll *en, int argc, char **argv);
 int cmd_audit(struct enroll *en, int argc, char **argv);
 int cmd_report(struct enroll *en, int argc, char **argv);
 int cmd_check(struct enroll *en, int argc, char **argv);

@@ -129,8 +129,9 @@ static const struct command commands[] = {
     {"list", cmd_list},           {"revoke", cmd_revoke},
     {"unlock", cmd_unlock},       {"recovery-codes", cmd_recovery_codes},
     {"emergency", cmd_emergency}, {"verify", cmd_verify},
-    {"import", cmd_import},       {"audit", cmd_audit},
-    {"report", cmd_report},       {"check", cmd_check},
+    {"import", cmd_import},       {"export", cmd_export},
+    {"audit", cmd_audit},         {"report", cmd_report},
+    {"check", cmd_check},
 };
 
 int main(int argc, char **argv)

@@ -146,6 +146,13 @@ check "show --json: login state" [ "$(jq -r .login_state.failures "$j")" = 0 ]
 expect_exit "show unknown user" 3 --config "$conf" show nobody
 expect_exit "show bad login" 2 --config "$conf" show 'x/y'
 
+# --- export --json: the whole register, no secrets
+expect_exit "export without --json" 2 --config "$conf" export
+expect_exit "export --json" 0 --config "$conf" export --json
+check "export: every staff member" [ "$(jq '.staff | length' "$work/out")" = "$(sqlite3 "$db" 'SELECT count(*) FROM staff')" ]
+check "export: taro's record equals show --json" [ "$(jq -c '.staff[] | select(.user=="taro") | del(.login_state)' "$work/out")" = "$("$tool" --config "$conf" show taro --json | jq -c 'del(.login_state)')" ]
+check "export: no secret" sh -c "! grep -qi -e secret -e '$secret' '$work/out'"
+
 # --- the confirmed code's step is used: the same code cannot log in afterwards
 check "confirmed step recorded" [ "$(sqlite3 "$db" "SELECT last_step FROM credentials WHERE login='taro'")" -ge $(( $(date +%s) / 30 - 1 )) ]
 
