@@ -106,18 +106,18 @@ static int parse_options(struct audit_opts *o, int argc, char **argv)
                                              {"expect-head", required_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
     unsigned seen = 0;
-    int c, index = -1;
+    int c, longindex = -1;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", longopts, &index)) != -1) {
+    while ((c = getopt_long(argc, argv, "", longopts, &longindex)) != -1) {
         /* The option as its long name: argv[optind - 1] may be its argument. */
         const char *opt = argv[optind - 1];
         char name[32];
-        if (c != '?' && index >= 0) {
-            snprintf(name, sizeof(name), "--%s", longopts[index].name);
+        if (c != '?' && longindex >= 0) {
+            snprintf(name, sizeof(name), "--%s", longopts[longindex].name);
             opt = name;
         }
-        index = -1;
+        longindex = -1;
         unsigned bit = c == 's' ? 1u : c == 'u' ? 2u : c == 'j' ? 4u : c == 'h' ? 8u : 0u;
         /* verify checks the whole log: a filter would hide the break it looks for. */
         bool filter = c == 's' || c == 'u', verify_only = c == 'h';
