@@ -98,13 +98,22 @@ static const char *const usage_lines[][2] = {
     {"reset USER [options]", N_("new TOTP secret; the old one is revoked")},
     {"show USER [--json]", N_("the record, credentials and login state")},
     {"list [--status S] [--json|--csv]", N_("one line per staff member")},
+    {"export --json", N_("the whole register as JSON (no secrets)")},
     {"revoke USER --reason TEXT", N_("withdraw every credential and code now")},
     {"unlock USER", N_("clear a lock-out")},
     {"recovery-codes USER [--json]", N_("a new set of recovery codes (old set voided)")},
     {"emergency USER --hours N --reason TEXT [--json]",
      N_("one emergency code valid N hours (1-168)")},
     {"verify USER [CODE] [--json]", N_("check a code as a login would (it is used up)")},
-    {"import --csv FILE [--qr-dir DIR] [--json]", N_("enrol many staff at once: all rows or none")},
+    {"import --csv FILE [--qr-dir DIR] [--oath-usersfile FILE] [--json]",
+     N_("enrol many staff at once: all rows or none")},
+    {"import --google-authenticator FILE --user USER --staff-id ID --name NAME",
+     N_("migrate one secret from google-authenticator")},
+    {"audit list|export [--since DATE] [--user USER] [--json]", N_("show or export the audit log")},
+    {"audit verify [--expect-head SEQ:HASH] [--json]", N_("check the audit log's hash chain")},
+    {"report [--format text|json|csv|html] [--since DATE]",
+     N_("self-inspection report (自己点検)")},
+    {"check [--pam-dir DIR]", N_("check configuration, file modes and PAM stacks")},
 };
 
 static void help(void)
