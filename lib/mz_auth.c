@@ -52,14 +52,22 @@ int mz_auth_status(struct mz_store *st, const char *login, int64_t now, enum mz_
     memset(&rec, 0, sizeof(rec));
     *locked_until = 0;
     int rc = presence(st, login, now, &known, &usable, e);
+    struct mz_staff staff;
     if (rc == MZ_OK && known)
         rc = mz_store_load_state(st, login, &rec, e);
+    if (rc == MZ_OK && known && usable) {
+        rc = mz_store_get_staff(st, login, &staff, e);
+        if (rc == MZ_OK)
+            snprintf(rec.valid_until, sizeof(rec.valid_until), "%s", staff.valid_until);
+    }
     if (rc != MZ_OK)
         return rc;
     if (!known)
         *state = MZ_USER_UNKNOWN;
     else if (!usable)
         *state = MZ_USER_NO_FACTOR;
+    else if (mz_is_expired(&rec, now))
+        *state = MZ_USER_EXPIRED;
     else if (mz_is_locked(&rec, now))
         *state = MZ_USER_LOCKED, *locked_until = rec.locked_until;
     else

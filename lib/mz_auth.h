@@ -25,6 +25,7 @@ enum mz_user_state {
     MZ_USER_UNKNOWN,   /* not in the store */
     MZ_USER_NO_FACTOR, /* in the store, no usable credential (revoked, suspended) */
     MZ_USER_LOCKED,
+    MZ_USER_EXPIRED, /* valid_until has passed */
     MZ_USER_READY,
 };
 

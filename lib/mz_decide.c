@@ -4,6 +4,15 @@
 
 #include <string.h>
 
+bool mz_is_expired(const struct mz_record *rec, int64_t now)
+{
+    char today[16];
+    if (rec->valid_until[0] == '\0')
+        return false;
+    mz_local_date(now, today, sizeof(today));
+    return strcmp(today, rec->valid_until) > 0;
+}
+
 bool mz_is_locked(const struct mz_record *rec, int64_t now)
 {
     return rec->locked_until != 0 && now < rec->locked_until;
@@ -73,6 +82,10 @@ void mz_decide(const struct mz_policy *policy, const struct mz_record *in, const
         verdict->locked_until = out->locked_until;
         return;
     }
+    if (mz_is_expired(out, now)) { /* not the user's mistake: not counted */
+        verdict->outcome = MZ_REJECT_EXPIRED;
+        return;
+    }
     if (out->locked_until != 0) { /* the lock-out has run out: start afresh */
         out->locked_until = 0;
         out->failures = 0;
@@ -129,6 +142,7 @@ const char *mz_outcome_reason(enum mz_outcome outcome)
     case MZ_REJECT_MALFORMED: return "malformed input";
     case MZ_REJECT_LOCKED: return "locked out";
     case MZ_REJECT_NO_FACTOR: return "not enrolled";
+    case MZ_REJECT_EXPIRED: return "expired";
     case MZ_REJECT_ERROR: return "internal error";
     }
     return "unknown";

@@ -33,6 +33,7 @@ struct mz_record {
     int64_t locked_until;            /* 0 = not locked */
     int64_t last_success_at;
     int64_t last_failure_at;
+    char valid_until[11];        /* "YYYY-MM-DD" of the staff record, "" for no end */
     char last_success_from[256]; /* remote host or tty of the last success */
     char last_success_service[64];
     struct mz_code_entry codes[MZ_MAX_CODES]; /* unused, not voided (maybe expired) */
@@ -49,6 +50,8 @@ enum mz_outcome {
     MZ_REJECT_MALFORMED, /* empty, too long, non-ASCII or not a code */
     MZ_REJECT_LOCKED,    /* locked out: the input was not looked at */
     MZ_REJECT_NO_FACTOR, /* no active credential */
+    MZ_REJECT_EXPIRED,   /* valid_until has passed: refused even when the account
+                          * phase is missing from the stack */
     MZ_REJECT_ERROR,     /* liboath failed */
 };
 
@@ -71,6 +74,9 @@ void mz_decide(const struct mz_policy *policy, const struct mz_record *in, const
 
 /* A short English reason for logs and the audit trail (never contains the input). */
 const char *mz_outcome_reason(enum mz_outcome outcome);
+
+/* True when the staff record's valid_until (local date) has passed at NOW. */
+bool mz_is_expired(const struct mz_record *rec, int64_t now);
 
 /* True when the user is locked at NOW. */
 bool mz_is_locked(const struct mz_record *rec, int64_t now);

@@ -429,7 +429,7 @@ int mz_store_load_record(struct mz_store *st, const struct mz_keys *keys, const 
 
     sqlite3_stmt *q;
     int rc = prepare(st,
-                     "SELECT s.status, c.id, c.secret, c.last_step FROM staff s"
+                     "SELECT s.status, c.id, c.secret, c.last_step, s.valid_until FROM staff s"
                      " LEFT JOIN credentials c ON c.login = s.login AND c.method = 'totp'"
                      " AND c.status = 'active'"
                      " WHERE s.login = ?1 ORDER BY c.id DESC LIMIT 1",
@@ -465,6 +465,7 @@ int mz_store_load_record(struct mz_store *st, const struct mz_keys *keys, const 
     if (rc == MZ_OK) {
         const char *status = (const char *)sqlite3_column_text(q, 0);
         active = status != NULL && strcmp(status, "active") == 0;
+        copy_text(q, 4, rec->valid_until, sizeof(rec->valid_until));
     }
     sqlite3_finalize(q);
     if (rc == MZ_OK && active)

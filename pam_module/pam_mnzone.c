@@ -232,6 +232,9 @@ static int verdict_to_pam(const struct login *l, const struct mz_verdict *v,
                  p->digits);
         break;
     case MZ_REJECT_LOCKED: say_locked(l, v->locked_until); return PAM_MAXTRIES;
+    case MZ_REJECT_EXPIRED:
+        say(l, PAM_ERROR_MSG, _("Your access has expired. Ask your administrator."));
+        return PAM_AUTH_ERR;
     case MZ_REJECT_NO_FACTOR:
         say(l, PAM_ERROR_MSG, _("You have no second factor. Ask your administrator to enrol you."));
         return PAM_USER_UNKNOWN;
@@ -278,15 +281,19 @@ static int authenticate(struct login *l, struct mz_store *st)
         }
         goto done;
     }
-    if (state == MZ_USER_UNKNOWN || state == MZ_USER_NO_FACTOR || state == MZ_USER_LOCKED) {
+    if (state != MZ_USER_READY) {
         const char *reason = state == MZ_USER_LOCKED    ? "locked out"
                              : state == MZ_USER_UNKNOWN ? "not enrolled"
+                             : state == MZ_USER_EXPIRED ? "expired"
                                                         : "no active credential";
         mz_auth_record(st, &keys, &l->attempt, "auth", "failure", reason, &e);
         log_attempt(l, "failure", reason);
         if (state == MZ_USER_LOCKED) {
             say_locked(l, locked_until);
             rc = PAM_MAXTRIES;
+        } else if (state == MZ_USER_EXPIRED) {
+            say(l, PAM_ERROR_MSG, _("Your access has expired. Ask your administrator."));
+            rc = PAM_AUTH_ERR;
         } else {
             say(l, PAM_ERROR_MSG,
                 _("You have no second factor. Ask your administrator to enrol you."));

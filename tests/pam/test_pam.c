@@ -1175,6 +1175,26 @@ static void test_account_expired(void **state)
     expect_rc(&r, PAM_SUCCESS);
 }
 
+/* A stack without the account line (a pam-auth-update profile puts the module in
+ * common-auth only) must not let an expired staff member in either. */
+static void test_auth_expired(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char yesterday[16], code[CODE_LEN];
+    local_date(time(NULL) - 86400, yesterday, sizeof(yesterday));
+    enrol(f, "bob", "B-0001", yesterday);
+    service_args(f, "");
+    code_at("bob", fresh_now(), code);
+    take(f, "bob", &before);
+    run_auth(f, "bob", code, &r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    assert_string_equal(r.err[0], "Your access has expired. Ask your administrator.");
+    expect_uncounted_failure(f, "bob", &before, "expired");
+    expect_log(&r, "result=failure reason=expired");
+}
+
 static void test_account_revoked(void **state)
 {
     struct fx *f = *state;
@@ -2068,6 +2088,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_account_active, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_auth_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_revoked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoked_cannot_authenticate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_user_name, setup, teardown),

@@ -335,6 +335,31 @@ static void test_no_factor(void **state)
     assert_int_equal(out.last_success_at, 0);
 }
 
+/* valid_until is the last day of access: the day after it, even the right code is
+ * refused in the auth phase, without counting a failure or touching the record. */
+static void test_expired(void **state)
+{
+    (void)state;
+    struct mz_record in, out;
+    struct mz_verdict v;
+    char code[16], today[16], yesterday[16];
+    mz_local_date(NOW, today, sizeof(today));
+    mz_local_date(NOW - 86400, yesterday, sizeof(yesterday));
+    enrolled(&in);
+    right_code(&in, NOW, code);
+    memcpy(in.valid_until, yesterday, sizeof(in.valid_until)); /* "YYYY-MM-DD" and its NUL */
+    mz_decide(&policy, &in, code, NOW, &v, &out);
+    assert_int_equal(v.outcome, MZ_REJECT_EXPIRED);
+    assert_int_equal(out.failures, 0);
+    assert_int_equal(out.last_step, -1);
+    assert_true(mz_is_expired(&in, NOW));
+
+    memcpy(in.valid_until, today, sizeof(in.valid_until));
+    assert_false(mz_is_expired(&in, NOW));
+    mz_decide(&policy, &in, code, NOW, &v, &out);
+    assert_int_equal(v.outcome, MZ_ACCEPT);
+}
+
 static void test_replay_counts(void **state)
 {
     (void)state;
@@ -676,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_lockout_forever),
         cmocka_unit_test(test_malformed_counts),
         cmocka_unit_test(test_no_factor),
+        cmocka_unit_test(test_expired),
         cmocka_unit_test(test_replay_counts),
         cmocka_unit_test(test_sequence_resets),
         cmocka_unit_test(test_recovery_code),
