@@ -111,7 +111,7 @@ static const char *const usage_lines[][2] = {
      N_("migrate one secret from google-authenticator")},
     {"audit list|export [--since DATE] [--user USER] [--json]", N_("show or export the audit log")},
     {"audit verify [--expect-head SEQ:HASH] [--json]", N_("check the audit log's hash chain")},
-    {"report [--format text|json|csv|html] [--since DATE]",
+    {"report [--format text|json|csv|html] [--since DATE] [--until DATE]",
      N_("self-inspection report (自己点検)")},
     {"check [--pam-dir DIR]", N_("check configuration, file modes and PAM stacks")},
 };
