@@ -43,7 +43,8 @@ d=$work/corrupt; sandbox "$d"
 check "baseline: a right code logs in" [ "$(try "$d" "$(code 0)")" = Success ]
 sqlite3 "$d/store/mnzone.db" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
 size=$(stat -c %s "$d/store/mnzone.db")
-dd if=/dev/urandom of="$d/store/mnzone.db" bs=1 seek=$((size / 2)) count=4096 conv=notrunc 2>/dev/null
+# everything after SQLite's 100-byte header: the schema and every table are garbage
+head -c $((size - 100)) /dev/urandom | dd of="$d/store/mnzone.db" bs=100 seek=1 conv=notrunc 2>/dev/null
 check "corrupted store: the login is refused" refused "$d" "$(code 1)"
 "$tool" --config "$d/mnzone.conf" show taro >/dev/null 2>&1; rc=$?
 check "corrupted store: the tool fails (exit $rc, not 0)" [ $rc -ne 0 ]
