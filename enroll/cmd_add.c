@@ -273,27 +273,10 @@ static int parse_add(struct enroll *en, int argc, char **argv, struct add_opts *
     const char *login = operand_user("add", argc, argv, &status);
     if (login == NULL)
         return status;
-    if (staff_id == NULL || !enroll_valid_staff_id(staff_id))
-        return enroll_usage("add", "%s", _("--staff-id: give 1 to 64 letters, digits, - or _"));
-    if (name == NULL || !enroll_valid_text(name, 256, false))
-        return enroll_usage("add", "%s",
-                            _("--name: give the full name (UTF-8, at most 256 bytes)"));
-    if (!enroll_valid_text(dept, 256, true))
-        return enroll_usage("add", "%s", _("--dept: UTF-8 text of at most 256 bytes"));
-    if (strcmp(until, "fiscal-year-end") == 0)
-        enroll_fiscal_year_end(en->now, o->staff.valid_until);
-    else if (until[0] != '\0' && !mz_valid_date(until))
-        return enroll_usage("add", "%s", _("--valid-until: give YYYY-MM-DD or fiscal-year-end"));
-    else
-        snprintf(o->staff.valid_until, sizeof(o->staff.valid_until), "%s", until);
-    snprintf(o->staff.login, sizeof(o->staff.login), "%s", login);
-    snprintf(o->staff.staff_id, sizeof(o->staff.staff_id), "%s", staff_id);
-    snprintf(o->staff.name, sizeof(o->staff.name), "%s", name);
-    snprintf(o->staff.dept, sizeof(o->staff.dept), "%s", dept);
-    o->staff.status = MZ_STAFF_ACTIVE;
-    o->staff.created_at = o->staff.updated_at = en->now;
-    snprintf(o->staff.created_by, sizeof(o->staff.created_by), "%s", en->actor);
-    snprintf(o->staff.updated_by, sizeof(o->staff.updated_by), "%s", en->actor);
+    const struct staff_fields f = {login, staff_id, name, dept, until};
+    status = enroll_fill_staff(en, "add", &f, &o->staff);
+    if (status != EXIT_DONE)
+        return status;
     return check_secret_opts("add", &o->s);
 }
 

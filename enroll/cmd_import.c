@@ -342,29 +342,8 @@ static int parse_import(struct enroll *en, int argc, char **argv, struct import 
                             _("--google-authenticator goes alone with --user, --staff-id, --name"));
     if (o->user == NULL || !mz_valid_login(o->user))
         return enroll_usage("import", "%s", _("--user: give the login name"));
-    if (o->staff_id == NULL || !enroll_valid_staff_id(o->staff_id))
-        return enroll_usage("import", "%s", _("--staff-id: give 1 to 64 letters, digits, - or _"));
-    if (o->name == NULL || !enroll_valid_text(o->name, 256, false))
-        return enroll_usage("import", "%s",
-                            _("--name: give the full name (UTF-8, at most 256 bytes)"));
-    if (!enroll_valid_text(o->dept, 256, true))
-        return enroll_usage("import", "%s", _("--dept: UTF-8 text of at most 256 bytes"));
-    struct mz_staff *s = &o->staff;
-    if (strcmp(o->until, "fiscal-year-end") == 0)
-        enroll_fiscal_year_end(en->now, s->valid_until);
-    else if (o->until[0] != '\0' && !mz_valid_date(o->until))
-        return enroll_usage("import", "%s", _("--valid-until: give YYYY-MM-DD or fiscal-year-end"));
-    else
-        snprintf(s->valid_until, sizeof(s->valid_until), "%s", o->until);
-    snprintf(s->login, sizeof(s->login), "%s", o->user);
-    snprintf(s->staff_id, sizeof(s->staff_id), "%s", o->staff_id);
-    snprintf(s->name, sizeof(s->name), "%s", o->name);
-    snprintf(s->dept, sizeof(s->dept), "%s", o->dept);
-    s->status = MZ_STAFF_ACTIVE;
-    s->created_at = s->updated_at = en->now;
-    snprintf(s->created_by, sizeof(s->created_by), "%s", en->actor);
-    snprintf(s->updated_by, sizeof(s->updated_by), "%s", en->actor);
-    return EXIT_DONE;
+    const struct staff_fields f = {o->user, o->staff_id, o->name, o->dept, o->until};
+    return enroll_fill_staff(en, "import", &f, &o->staff);
 }
 
 /* One staff member from a ~/.google_authenticator file: its TOTP secret, nothing else

@@ -96,23 +96,6 @@ int cmd_unlock(struct enroll *en, int argc, char **argv)
 
 enum list_format { LIST_TEXT, LIST_JSON, LIST_CSV };
 
-/* One CSV field, quoted per RFC 4180 when it needs to be. */
-static void csv_field(const char *s, bool last)
-{
-    if (strpbrk(s, ",\"\r\n") != NULL) {
-        putchar('"');
-        for (const char *p = s; *p != '\0'; p++) {
-            if (*p == '"')
-                putchar('"');
-            putchar(*p);
-        }
-        putchar('"');
-    } else {
-        fputs(s, stdout);
-    }
-    fputs(last ? "\r\n" : ",", stdout);
-}
-
 struct list_state {
     enum list_format format;
     json_object *array;
@@ -133,7 +116,7 @@ static void list_one(const struct mz_staff *s, void *arg)
     switch (ls->format) {
     case LIST_CSV:
         for (int i = 0; i < 7; i++)
-            csv_field(fields[i], i == 6);
+            enroll_csv_field(fields[i], i == 6);
         break;
     case LIST_JSON: {
         json_object *j = json_object_new_object();

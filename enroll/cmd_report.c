@@ -886,31 +886,15 @@ static void print_json(const struct report *r)
 
 /* ---- CSV (RFC 4180: CRLF, quotes doubled inside quoted fields) */
 
-static void csv_field(const char *s, bool last)
-{
-    if (strpbrk(s, ",\"\r\n") != NULL) {
-        putchar('"');
-        for (const char *p = s; *p != '\0'; p++) {
-            if (*p == '"')
-                putchar('"');
-            putchar(*p);
-        }
-        putchar('"');
-    } else {
-        fputs(s, stdout);
-    }
-    fputs(last ? "\r\n" : ",", stdout);
-}
-
 static void csv_table(const struct table *t)
 {
     char buf[32];
     size_t nc = t->def->ncols;
     printf("# %s\r\n", t->def->key);
     for (size_t i = 0; i < nc; i++)
-        csv_field(t->def->cols[i].key, i + 1 == nc);
+        enroll_csv_field(t->def->cols[i].key, i + 1 == nc);
     for (size_t k = 0; k < t->ncells; k++)
-        csv_field(machine_value(&t->cells[k], buf, sizeof(buf)), k % nc + 1 == nc);
+        enroll_csv_field(machine_value(&t->cells[k], buf, sizeof(buf)), k % nc + 1 == nc);
 }
 
 static void print_csv(const struct report *r)
@@ -929,8 +913,8 @@ static void print_csv(const struct report *r)
     };
     fputs("# report\r\nkey,value\r\n", stdout);
     for (size_t i = 0; i < sizeof(facts) / sizeof(facts[0]); i++) {
-        csv_field(facts[i][0], false);
-        csv_field(facts[i][1], true);
+        enroll_csv_field(facts[i][0], false);
+        enroll_csv_field(facts[i][1], true);
     }
     printf("group_members,%zu\r\ngroup_enrolled,%zu\r\nstale_days,%u\r\n", c->members, c->enrolled,
            r->en->cfg.stale_days);

@@ -52,6 +52,16 @@ bool enroll_valid_text(const char *s, size_t max, bool may_be_empty);
 bool enroll_valid_staff_id(const char *s);
 /* The next 31 March on or after NOW (the end of the Japanese fiscal year), "YYYY-03-31". */
 void enroll_fiscal_year_end(int64_t now, char buf[11]);
+/* What add and import --google-authenticator are told about a new staff member. */
+struct staff_fields {
+    const char *login, *staff_id, *name, *dept, *valid_until;
+};
+/* Checks F (login already checked) and fills STAFF, keeping STAFF's employment; on a
+ * bad field prints usage for COMMAND naming the option and returns EXIT_USAGE. */
+int enroll_fill_staff(struct enroll *en, const char *command, const struct staff_fields *f,
+                      struct mz_staff *staff);
+/* Prints one CSV field, quoted as RFC 4180 asks when needed; LAST ends the row (CRLF). */
+void enroll_csv_field(const char *s, bool last);
 /* Reads one line with echo off when stdin is a terminal (after PROMPT), else plainly. */
 bool enroll_read_hidden(const char *prompt, char *buf, size_t len);
 /* Prints J (pretty) and frees it; SECRET: zero every string in it and json-c's text

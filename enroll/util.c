@@ -44,6 +44,49 @@ void enroll_fiscal_year_end(int64_t now, char buf[11])
     snprintf(buf, 11, "%04u-03-31", (unsigned)year % 10000u);
 }
 
+int enroll_fill_staff(struct enroll *en, const char *command, const struct staff_fields *f,
+                      struct mz_staff *s)
+{
+    if (f->staff_id == NULL || !enroll_valid_staff_id(f->staff_id))
+        return enroll_usage(command, "%s", _("--staff-id: give 1 to 64 letters, digits, - or _"));
+    if (f->name == NULL || !enroll_valid_text(f->name, 256, false))
+        return enroll_usage(command, "%s",
+                            _("--name: give the full name (UTF-8, at most 256 bytes)"));
+    if (!enroll_valid_text(f->dept, 256, true))
+        return enroll_usage(command, "%s", _("--dept: UTF-8 text of at most 256 bytes"));
+    if (strcmp(f->valid_until, "fiscal-year-end") == 0)
+        enroll_fiscal_year_end(en->now, s->valid_until);
+    else if (f->valid_until[0] != '\0' && !mz_valid_date(f->valid_until))
+        return enroll_usage(command, "%s", _("--valid-until: give YYYY-MM-DD or fiscal-year-end"));
+    else
+        snprintf(s->valid_until, sizeof(s->valid_until), "%s", f->valid_until);
+    snprintf(s->login, sizeof(s->login), "%s", f->login);
+    snprintf(s->staff_id, sizeof(s->staff_id), "%s", f->staff_id);
+    snprintf(s->name, sizeof(s->name), "%s", f->name);
+    snprintf(s->dept, sizeof(s->dept), "%s", f->dept);
+    s->status = MZ_STAFF_ACTIVE;
+    s->created_at = s->updated_at = en->now;
+    snprintf(s->created_by, sizeof(s->created_by), "%s", en->actor);
+    snprintf(s->updated_by, sizeof(s->updated_by), "%s", en->actor);
+    return EXIT_DONE;
+}
+
+void enroll_csv_field(const char *s, bool last)
+{
+    if (strpbrk(s, ",\"\r\n") != NULL) {
+        putchar('"');
+        for (const char *p = s; *p != '\0'; p++) {
+            if (*p == '"')
+                putchar('"');
+            putchar(*p);
+        }
+        putchar('"');
+    } else {
+        fputs(s, stdout);
+    }
+    fputs(last ? "\r\n" : ",", stdout);
+}
+
 bool enroll_read_hidden(const char *prompt, char *buf, size_t len)
 {
     struct termios old, quiet;
