@@ -119,7 +119,6 @@ int main(int argc, char **argv)
     struct pam_conv conv = {answer, NULL};
     unsigned long done = 0, failed = 0;
     double spent = 0;
-    time_t now = time(NULL);
     for (int round = -1; round <= 1 && done < logins; round++) {
         for (unsigned long k = 0; k < staff && done < logins; k++) {
             unsigned long i = (k * 7919) % staff; /* spread over the whole store */

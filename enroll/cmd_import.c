@@ -252,11 +252,15 @@ static void parse_file(struct import *im, FILE *f)
     if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0)
         return row_error(im, MZ_ERR_NOMEM, NULL, _("out of memory"));
     im->line = im->next_line = 1;
+    bool prev_cr = false;
     while (im->rc == MZ_OK && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
-        /* Feed line by line so that im->next_line is right when a row ends. */
+        /* Feed libcsv up to each line end so that im->next_line is right when a row
+         * ends. A line ends at LF, CRLF or a lone CR (libcsv ends records at each). */
         size_t start = 0;
         for (size_t i = 0; i < n && im->rc == MZ_OK; i++) {
-            if (buf[i] != '\n')
+            bool ends = buf[i] == '\r' || (buf[i] == '\n' && !prev_cr);
+            prev_cr = buf[i] == '\r';
+            if (!ends)
                 continue;
             if (csv_parse(&p, buf + start, i + 1 - start, on_field, on_row, im) != i + 1 - start)
                 row_error(im, MZ_ERR_INPUT, NULL, csv_strerror(csv_error(&p)));

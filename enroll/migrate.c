@@ -38,6 +38,10 @@ static int slurp(const char *path, long max, char **text, mz_err *e)
         return mz_fail(e, MZ_ERR_INPUT, _("%s: cannot read: %s"), path, strerror(errno));
     }
     buf[got] = '\0';
+    if (memchr(buf, '\0', got) != NULL) {
+        mz_free_string(buf);
+        return mz_fail(e, MZ_ERR_INPUT, _("%s: contains a NUL byte"), path);
+    }
     *text = buf;
     return MZ_OK;
 }
@@ -65,34 +69,43 @@ static bool hex_decode(const char *hex, uint8_t *out, size_t cap, size_t *len)
     return true;
 }
 
-/* "HOTP/T30/6" -> totp, period 30, digits 6; "HOTP" and "HOTP/E" are counter-based. */
+/* The decimal number at *P (advanced past it) if it is in [MIN, MAX]; leading zeros
+ * are fine, and a long run of digits cannot overflow. */
+static bool take_number(const char **p, unsigned long min, unsigned long max, unsigned *out)
+{
+    unsigned long v = 0;
+    const char *start = *p;
+    for (; **p >= '0' && **p <= '9'; (*p)++)
+        v = v > max ? v : v * 10 + (unsigned long)(**p - '0');
+    if (*p == start || v < min || v > max)
+        return false;
+    *out = (unsigned)v;
+    return true;
+}
+
+/* "HOTP/T30/6" -> totp, period 30, digits 6; "HOTP" and "HOTP/E" are counter-based.
+ * Parsed in place: nothing is cut, anything unexpected is refused. */
 static bool parse_type(const char *type, struct oath_user *u)
 {
-    unsigned long v;
     u->digits = 6;
     u->period = 0;
     if (strncmp(type, "HOTP", 4) != 0)
         return false;
     const char *p = type + 4;
     if (*p == '\0' || strncmp(p, "/E", 2) == 0)
-        return true; /* counter-based */
+        return true; /* counter-based (pam_oath: HOTP, HOTP/E, HOTP/E/8) */
     if (strncmp(p, "/T", 2) != 0)
         return false;
-    char buf[16];
-    snprintf(buf, sizeof(buf), "%s", p + 2);
-    char *slash = strchr(buf, '/');
-    if (slash != NULL)
-        *slash++ = '\0';
-    if (!mz_parse_uint(buf, 1, 3600, &v))
+    p += 2;
+    if (!take_number(&p, 1, 3600, &u->period))
         return false;
-    u->totp = true;
-    u->period = (unsigned)v;
-    if (slash != NULL) {
-        if (!mz_parse_uint(slash, 6, 8, &v))
+    if (*p == '/') {
+        p++;
+        if (!take_number(&p, 6, 8, &u->digits))
             return false;
-        u->digits = (unsigned)v;
     }
-    return true;
+    u->totp = true;
+    return *p == '\0';
 }
 
 static int by_login(const void *a, const void *b)
@@ -148,7 +161,7 @@ int oath_users_read(const char *path, struct oath_users *u, mz_err *e)
     mz_free_string(text);
     if (rc != MZ_OK)
         oath_users_free(u);
-    else
+    else if (u->n > 0) /* qsort's array must not be NULL, even for no elements */
         qsort(u->v, u->n, sizeof(*u->v), by_login);
     return rc;
 }
