@@ -126,6 +126,9 @@ int main(int argc, char **argv)
             uint8_t secret[MZ_SECRET_BYTES];
             snprintf(user, sizeof(user), "u%06lu", i);
             secret_of(i, secret);
+            /* The clock is read at each login: a step boundary may pass during the run.
+             * Each round's step is later than the last round's, so no code repeats. */
+            time_t now = time(NULL);
             oath_totp_generate2((const char *)secret, sizeof(secret), now + round * 30, 30, 0, 6, 0,
                                 code_answer);
             pam_handle_t *pamh = NULL;
