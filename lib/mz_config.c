@@ -278,6 +278,13 @@ int mz_config_validate(const struct mz_config *cfg, mz_err *e)
     return MZ_OK;
 }
 
+enum mz_clock_verdict mz_time_sync_decide(enum mz_time_sync mode, bool synchronised)
+{
+    if (synchronised || mode == MZ_TIME_SYNC_OFF)
+        return MZ_CLOCK_OK;
+    return mode == MZ_TIME_SYNC_REQUIRE ? MZ_CLOCK_DENY : MZ_CLOCK_WARN;
+}
+
 int mz_config_from_args(struct mz_config *cfg, int argc, const char **argv, mz_err *e)
 {
     const char *path = MZ_DEFAULT_CONFIG;

@@ -57,6 +57,10 @@ int mz_config_parse(struct mz_config *cfg, const char *text, size_t len, const c
  * unenrolled = ignore). */
 int mz_config_validate(const struct mz_config *cfg, mz_err *e);
 
+/* What time_sync = MODE asks for when the kernel says the clock is (not) SYNCHRONISED. */
+enum mz_clock_verdict { MZ_CLOCK_OK, MZ_CLOCK_WARN, MZ_CLOCK_DENY };
+enum mz_clock_verdict mz_time_sync_decide(enum mz_time_sync mode, bool synchronised);
+
 /* The module's way: defaults, the file (config=PATH or the default), then each
  * key=value argument and `debug`, then validation. */
 int mz_config_from_args(struct mz_config *cfg, int argc, const char **argv, mz_err *e);

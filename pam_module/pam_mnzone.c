@@ -114,11 +114,11 @@ static bool clock_acceptable(const struct login *l)
         return true;
     struct timex tx;
     memset(&tx, 0, sizeof(tx));
-    if (adjtimex(&tx) != TIME_ERROR)
-        return true;
-    pam_syslog(l->pamh, LOG_WARNING, "the system clock is not synchronised (time_sync=%s)",
-               l->cfg.time_sync == MZ_TIME_SYNC_REQUIRE ? "require" : "warn");
-    return l->cfg.time_sync != MZ_TIME_SYNC_REQUIRE;
+    enum mz_clock_verdict v = mz_time_sync_decide(l->cfg.time_sync, adjtimex(&tx) != TIME_ERROR);
+    if (v != MZ_CLOCK_OK)
+        pam_syslog(l->pamh, LOG_WARNING, "the system clock is not synchronised (time_sync=%s)",
+                   v == MZ_CLOCK_DENY ? "require" : "warn");
+    return v != MZ_CLOCK_DENY;
 }
 
 /* Reads the user, the configuration and the PAM items. Returns a PAM code. */

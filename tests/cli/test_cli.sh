@@ -146,6 +146,22 @@ check "show --json: login state" [ "$(jq -r .login_state.failures "$j")" = 0 ]
 expect_exit "show unknown user" 3 --config "$conf" show nobody
 expect_exit "show bad login" 2 --config "$conf" show 'x/y'
 
+# --- add on a terminal asks for the first code (script(1) gives it a pseudo-terminal)
+if command -v script >/dev/null 2>&1; then
+    tsecret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ
+    (sleep 1; code $tsecret) | script -qec "'$tool' --config '$conf' add tty1 --staff-id 7001 --name T --secret $tsecret" /dev/null >"$work/tty1" 2>&1
+    check "terminal: the right code typed at the prompt enrols (exit 0)" [ $? -eq 0 ]
+    check "terminal: tty1 enrolled" [ "$(sqlite3 "$db" "SELECT count(*) FROM credentials WHERE login='tty1' AND status='active'")" = 1 ]
+    (sleep 1; echo 000000; sleep 0.3; echo 111111; sleep 0.3; echo 222222) |
+        script -qec "'$tool' --config '$conf' add tty2 --staff-id 7002 --name T --secret $tsecret" /dev/null >"$work/tty2" 2>&1
+    check "terminal: three wrong codes exit 1" [ $? -eq 1 ]
+    check "terminal: three tries were asked for" [ "$(grep -a -c 'Code shown in the app' "$work/tty2")" = 3 ]
+    check "terminal: nothing enrolled after wrong codes" [ -z "$(sqlite3 "$db" "SELECT 1 FROM staff WHERE login='tty2'")" ]
+    check "terminal: the typed codes are not echoed" sh -c "! grep -a -q -e 000000 -e 111111 '$work/tty2'"
+else
+    n=$((n + 1)); echo "ok $n - terminal prompt # SKIP script(1) not installed"
+fi
+
 # --- export --json: the whole register, no secrets
 expect_exit "export without --json" 2 --config "$conf" export
 expect_exit "export --json" 0 --config "$conf" export --json

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/timex.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -663,6 +664,39 @@ static void expect_secret_kept_at(const struct fx *f, const struct result *r, co
         _fail(file, line);
     }
     expect_audit_lacks(f, text);
+}
+
+/* ---- time_sync: expectations follow the kernel's real view of the clock ---- */
+
+static void test_time_sync(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char code[CODE_LEN];
+    struct timex tx;
+    memset(&tx, 0, sizeof(tx));
+    bool synced = adjtimex(&tx) != TIME_ERROR;
+
+    service_args(f, "time_sync=require");
+    code_at("alice", fresh_now(), code);
+    run_auth(f, "alice", code, &r);
+    if (synced) {
+        expect_rc(&r, PAM_SUCCESS);
+    } else {
+        expect_rc(&r, PAM_AUTHINFO_UNAVAIL);
+        assert_string_equal(
+            r.err[0],
+            "The clock of this terminal is not synchronised. Contact your administrator.");
+        expect_log(&r, "not synchronised (time_sync=require)");
+    }
+
+    /* warn: logs and lets the login go on (the next step's code: no replay either way) */
+    service_args(f, "time_sync=warn");
+    code_at("alice", fresh_now() + PERIOD, code);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    if (!synced)
+        expect_log(&r, "not synchronised (time_sync=warn)");
 }
 
 /* ---- right, wrong, replayed and old codes ---- */
@@ -2089,6 +2123,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_account_active, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_time_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_revoked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoked_cannot_authenticate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_user_name, setup, teardown),

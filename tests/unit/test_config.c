@@ -389,6 +389,16 @@ static void test_parse_uses_length(void **state)
     assert_int_equal(c.max_failures, 3);
 }
 
+static void test_time_sync_decide(void **state)
+{
+    (void)state;
+    assert_int_equal(mz_time_sync_decide(MZ_TIME_SYNC_OFF, false), MZ_CLOCK_OK);
+    assert_int_equal(mz_time_sync_decide(MZ_TIME_SYNC_WARN, false), MZ_CLOCK_WARN);
+    assert_int_equal(mz_time_sync_decide(MZ_TIME_SYNC_REQUIRE, false), MZ_CLOCK_DENY);
+    for (int m = MZ_TIME_SYNC_OFF; m <= MZ_TIME_SYNC_REQUIRE; m++)
+        assert_int_equal(mz_time_sync_decide((enum mz_time_sync)m, true), MZ_CLOCK_OK);
+}
+
 static void test_validate_zone_rule(void **state)
 {
     (void)state;
@@ -685,6 +695,7 @@ int main(void)
         cmocka_unit_test(test_parse_nul_byte),
         cmocka_unit_test(test_parse_uses_length),
         cmocka_unit_test(test_validate_zone_rule),
+        cmocka_unit_test(test_time_sync_decide),
         cmocka_unit_test_setup_teardown(test_load_file_good, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_load_file_missing, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_load_file_symlink, setup_dir, teardown_dir),
