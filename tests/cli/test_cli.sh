@@ -13,19 +13,7 @@ for need in "$OATHTOOL" "$ZBARIMG" jq sqlite3 rsvg-convert; do
     fi
 done
 
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $1"; }
-# check NAME COMMAND...: passes when the command succeeds.
-check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
-# expect_exit NAME CODE ARGS...: runs the tool, passes when it exits CODE.
-expect_exit() {
-    local name=$1 want=$2; shift 2
-    "$tool" "$@" >"$work/out" 2>"$work/err" </dev/null
-    local got=$?
-    if [ "$got" -eq "$want" ]; then ok "$name (exit $want)"; else
-        not_ok "$name: exit $got, expected $want"; sed 's/^/# /' "$work/err"; fi
-}
+. "$(dirname "$0")/tap.sh"
 mode_of() { stat -c %a "$1"; }
 
 work=$(mktemp -d /tmp/mz-cli.XXXXXX)

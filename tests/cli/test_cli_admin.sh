@@ -15,25 +15,7 @@ for need in "$OATHTOOL" jq sqlite3; do
 done
 unset SUDO_USER # the actor is the real user unless a test says otherwise
 
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $1"; }
-# check NAME COMMAND...: passes when the command succeeds.
-check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
-# is NAME GOT WANT: passes when GOT is WANT, else shows both.
-is() {
-    if [ "$2" = "$3" ]; then ok "$1"; else
-        not_ok "$1"; printf '#   got:      %s\n#   expected: %s\n' "$2" "$3"; fi
-}
-# expect_exit NAME CODE ARGS...: runs the tool (stdin not a terminal), passes when it
-# exits CODE. Output in $work/out and $work/err.
-expect_exit() {
-    local name=$1 want=$2; shift 2
-    "$tool" "$@" >"$work/out" 2>"$work/err" </dev/null
-    local got=$?
-    if [ "$got" -eq "$want" ]; then ok "$name (exit $want)"; else
-        not_ok "$name: exit $got, expected $want"; sed 's/^/# /' "$work/err"; fi
-}
+. "$(dirname "$0")/tap.sh"
 # grep_out NAME PATTERN [FILE]: passes when FILE ($work/out) has a line matching PATTERN.
 grep_out() {
     if grep -q -- "$2" "${3:-$work/out}"; then ok "$1"; else

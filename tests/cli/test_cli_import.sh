@@ -8,10 +8,7 @@ ZBARIMG=${ZBARIMG:-zbarimg}
 for need in "$OATHTOOL" "$ZBARIMG" jq sqlite3; do
     command -v "$need" >/dev/null 2>&1 || { echo "1..0 # SKIP $need not installed"; exit 0; }
 done
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $1"; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
+. "$(dirname "$0")/tap.sh"
 work=$(mktemp -d /tmp/mz-import.XXXXXX); chmod 0700 "$work"; trap 'rm -rf "$work"' EXIT
 db="$work/store/mnzone.db"
 printf 'store = %s\nkey_file = %s/mnzone.key\nissuer = 盛岡市\ntime_sync = off\n' "$db" "$work" >"$work/mnzone.conf"
