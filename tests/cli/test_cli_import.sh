@@ -66,7 +66,7 @@ bad "a quoted newline in a name: refused at the record's first line" 3 name "$he
 bad "duplicate login in the file" 3 "" "$header" 'a1,3001,A,,,' 'a1,3002,B,,,'
 bad "login already in the store" 2 "" "$header" 'sato,3001,A,,,'
 printf '%s\r%s\r%s\r' "$header" 'c1,3101,C1,,,' 'c2,3102,C2,,boss,' >"$work/cr.csv"
-cli import --csv "$work/cr.csv"
+cli import --csv "$work/cr.csv" --qr-dir "$work/qr-cr"
 check "lone CR line ends: exit 2" [ $? -eq 2 ]
 grep -q "cr.csv:3: employment" "$work/err" && ok "lone CR line ends: the bad row's line is named" || not_ok "lone CR line ends: $(cat "$work/err")"
 printf '%s\n%s\n' "$header" 'a1,3001,A,,' >"$work/short.csv"
