@@ -73,7 +73,7 @@ expect_exit "add: no terminal and no --code" 2 --config "$conf" add taro --staff
 expect_exit "add: yubikey not in this version" 2 --config "$conf" add taro --staff-id 1001 --name X --method yubikey
 
 # --- add: a wrong first code enrols nothing
-wrong=$(( ($(code $secret) + 1) % 1000000 )); wrong=$(printf '%06d' $wrong)
+wrong=$(( (10#$(code $secret) + 1) % 1000000 )); wrong=$(printf "%06d" $wrong) # 10#: a leading 0 is not octal
 expect_exit "add: wrong --code" 1 --config "$conf" add taro --staff-id 1001 --name '山田 太郎' --secret $secret --code "$wrong" --qr-png "$work/wrong.png"
 check "wrong code: no QR file left behind" [ ! -e "$work/wrong.png" ]
 expect_exit "wrong code: taro not enrolled" 3 --config "$conf" show taro
