@@ -229,6 +229,7 @@ static void print_result(const char *login, const char *staff_id, const struct s
 struct add_opts {
     struct mz_staff staff;
     struct secret_opts s;
+    bool reenrol; /* the login is in the store, revoked: enrol it again (a rehire) */
 };
 
 static int parse_add(struct enroll *en, int argc, char **argv, struct add_opts *o)
@@ -284,7 +285,10 @@ static int store_add(struct enroll *en, const void *arg, struct enrolment *n, mz
 {
     const struct add_opts *o = arg;
     const char *login = o->staff.login;
-    int rc = mz_store_add_staff(en->st, &o->staff, e);
+    /* A revoked record keeps its credentials, codes and audit trail; it becomes active
+     * again with the new details and a fresh login state. */
+    int rc = o->reenrol ? mz_admin_reenrol(en->st, &o->staff, e)
+                        : mz_store_add_staff(en->st, &o->staff, e);
     if (rc == MZ_OK)
         rc = mz_store_add_totp(en->st, &en->keys, login, n->secret, n->len, n->step, en->now,
                                en->actor, e);
@@ -293,7 +297,10 @@ static int store_add(struct enroll *en, const void *arg, struct enrolment *n, mz
         rc = enroll_issue_recovery_codes(en, login, n->codes, n->ncodes, e);
     if (rc == MZ_OK)
         rc = enroll_audit(en, "add", "totp", login,
-                          o->s.secret_b32 != NULL ? "enrolled (imported secret)" : "enrolled", e);
+                          o->reenrol                ? "enrolled again after revocation"
+                          : o->s.secret_b32 != NULL ? "enrolled (imported secret)"
+                                                    : "enrolled",
+                          e);
     return rc;
 }
 
@@ -311,10 +318,11 @@ int cmd_add(struct enroll *en, int argc, char **argv)
         mz_err e;
         struct mz_staff existing;
         int rc = mz_store_get_staff(en->st, o.staff.login, &existing, &e);
-        if (rc == MZ_OK)
+        o.reenrol = rc == MZ_OK && existing.status == MZ_STAFF_REVOKED;
+        if (rc == MZ_OK && !o.reenrol)
             rc = mz_fail(&e, MZ_ERR_EXISTS, _("%s is enrolled already; use reset for a new secret"),
                          o.staff.login);
-        if (rc != MZ_ERR_NOUSER)
+        if (rc != MZ_ERR_NOUSER && !o.reenrol)
             status = enroll_fail(rc, &e);
     }
     if (status == EXIT_DONE)

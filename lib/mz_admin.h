@@ -16,6 +16,12 @@ int mz_admin_revoke(struct mz_store *st, const char *login, const char *actor, c
 int mz_admin_revoke_method(struct mz_store *st, const char *login, const char *method,
                            const char *actor, const char *why, int64_t now, int *count, mz_err *e);
 
+/* Makes the revoked staff member S->login active again with S's details (a rehire) and a
+ * fresh login state; its old credentials and codes stay revoked, as history.
+ * MZ_ERR_NOUSER unless the login is in the store and revoked; MZ_ERR_EXISTS if the
+ * staff id belongs to someone else. */
+int mz_admin_reenrol(struct mz_store *st, const struct mz_staff *s, mz_err *e);
+
 /* Clears LOGIN's failure counter and lock-out. */
 int mz_admin_unlock(struct mz_store *st, const char *login, mz_err *e);
 

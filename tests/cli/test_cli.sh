@@ -150,6 +150,20 @@ else
     n=$((n + 1)); echo "ok $n - terminal prompt # SKIP script(1) not installed"
 fi
 
+# --- a revoked login can be enrolled again (a rehire); its history stays
+rsecret=MFRGGZDFMZTWQ2LKNNWG23TPOBYXE43U
+expect_exit "re-enrol: first enrolment" 0 --config "$conf" add rehire --staff-id 1500 --name 'Old Name' --no-verify
+expect_exit "re-enrol: revoke" 0 --config "$conf" revoke rehire --reason '退職'
+expect_exit "re-enrol: another person's staff id is refused" 2 --config "$conf" add rehire --staff-id 1001 --name 'New Name' --no-verify
+expect_exit "re-enrol: add again with a code" 0 --config "$conf" add rehire --staff-id 1501 --name 'New Name' \
+    --employment fiscal-year --secret $rsecret --code "$(code $rsecret)"
+check "re-enrol: active again with the new details" [ "$(sqlite3 "$db" "SELECT status || ' ' || staff_id || ' ' || full_name || ' ' || employment FROM staff WHERE login='rehire'")" = "active 1501 New Name fiscal-year" ]
+check "re-enrol: the old credential stays revoked, the new one is active" [ "$(sqlite3 "$db" "SELECT group_concat(status, ',') FROM (SELECT status FROM credentials WHERE login='rehire' ORDER BY id)")" = "revoked,active" ]
+check "re-enrol: audited as such" [ "$(sqlite3 "$db" "SELECT count(*) FROM audit WHERE user='rehire' AND event='add' AND reason='enrolled again after revocation'")" = 1 ]
+"$tool" --config "$conf" verify rehire "$("$OATHTOOL" --totp -b $rsecret -N 'now + 30 seconds')" >/dev/null 2>&1
+check "re-enrol: the new secret logs in" [ $? -eq 0 ]
+expect_exit "re-enrol: add while active is still refused" 2 --config "$conf" add rehire --staff-id 1502 --name X --no-verify
+
 # --- export --json: the whole register, no secrets
 expect_exit "export without --json" 2 --config "$conf" export
 expect_exit "export --json" 0 --config "$conf" export --json
