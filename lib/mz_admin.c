@@ -86,32 +86,7 @@ int mz_admin_revoke(struct mz_store *st, const char *login, const char *actor, c
 
 int mz_admin_reenrol(struct mz_store *st, const struct mz_staff *s, mz_err *e)
 {
-    sqlite3 *db = mz_store_db(st);
-    sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db,
-                           "UPDATE staff SET staff_id = ?2, full_name = ?3, department = ?4,"
-                           " employment = ?5, valid_until = ?6, status = 'active',"
-                           " updated_at = ?7, updated_by = ?8"
-                           " WHERE login = ?1 AND status = 'revoked'",
-                           -1, &q, NULL) != SQLITE_OK)
-        return mz_fail(e, MZ_ERR_STORE, _("cannot prepare a query: %s"), sqlite3_errmsg(db));
-    sqlite3_bind_text(q, 1, s->login, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, s->staff_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 3, s->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 4, s->dept, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 5, mz_employment_name(s->employment), -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 6, s->valid_until, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 7, s->updated_at);
-    sqlite3_bind_text(q, 8, s->updated_by, -1, SQLITE_STATIC);
-    int step = sqlite3_step(q);
-    int rc = MZ_OK;
-    if (step == SQLITE_CONSTRAINT_UNIQUE)
-        rc = mz_fail(e, MZ_ERR_EXISTS, _("staff id %s: already in use"), s->staff_id);
-    else if (step != SQLITE_DONE)
-        rc = mz_fail(e, MZ_ERR_STORE, _("cannot write the store: %s"), sqlite3_errmsg(db));
-    else if (sqlite3_changes(db) != 1)
-        rc = mz_fail(e, MZ_ERR_NOUSER, _("%s: not enrolled"), s->login);
-    sqlite3_finalize(q);
+    int rc = mz_store_reenrol_staff(st, s, e);
     const void *args[] = {s->login};
     if (rc == MZ_OK)
         rc = run(st,

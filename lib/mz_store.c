@@ -248,14 +248,14 @@ static void copy_text(sqlite3_stmt *q, int col, char *dst, size_t len)
     snprintf(dst, len, "%s", t != NULL ? (const char *)t : "");
 }
 
-int mz_store_add_staff(struct mz_store *st, const struct mz_staff *s, mz_err *e)
+/* Runs SQL (an INSERT or an UPDATE of staff) with ?1..?7 the login, staff id, name,
+ * department, employment, valid-until and status of S, and ?8, ?9 when and by whom:
+ * the creation for an INSERT, the change for an UPDATE. *CHANGED counts the rows. */
+static int write_staff(struct mz_store *st, const char *sql, const struct mz_staff *s, bool update,
+                       int *changed, mz_err *e)
 {
     sqlite3_stmt *q;
-    int rc = prepare(st,
-                     "INSERT INTO staff (login, staff_id, full_name, department, employment,"
-                     " valid_until, status, created_at, created_by, updated_at, updated_by)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?9)",
-                     &q, e);
+    int rc = prepare(st, sql, &q, e);
     if (rc != MZ_OK)
         return rc;
     sqlite3_bind_text(q, 1, s->login, -1, SQLITE_STATIC);
@@ -265,8 +265,8 @@ int mz_store_add_staff(struct mz_store *st, const struct mz_staff *s, mz_err *e)
     sqlite3_bind_text(q, 5, mz_employment_name(s->employment), -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 6, s->valid_until, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 7, mz_staff_status_name(s->status), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 8, s->created_at);
-    sqlite3_bind_text(q, 9, s->created_by, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 8, update ? s->updated_at : s->created_at);
+    sqlite3_bind_text(q, 9, update ? s->updated_by : s->created_by, -1, SQLITE_STATIC);
     int step = sqlite3_step(q);
     if (step == SQLITE_CONSTRAINT_PRIMARYKEY)
         rc = mz_fail(e, MZ_ERR_EXISTS, _("%s: already enrolled"), s->login);
@@ -274,7 +274,32 @@ int mz_store_add_staff(struct mz_store *st, const struct mz_staff *s, mz_err *e)
         rc = mz_fail(e, MZ_ERR_EXISTS, _("staff id %s: already in use"), s->staff_id);
     else if (step != SQLITE_DONE)
         rc = db_fail(st, e, _("cannot add the staff member"));
+    else
+        *changed = sqlite3_changes(st->db);
     sqlite3_finalize(q);
+    return rc;
+}
+
+int mz_store_add_staff(struct mz_store *st, const struct mz_staff *s, mz_err *e)
+{
+    int changed;
+    return write_staff(st,
+                       "INSERT INTO staff (login, staff_id, full_name, department, employment,"
+                       " valid_until, status, created_at, created_by, updated_at, updated_by)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?9)",
+                       s, false, &changed, e);
+}
+
+int mz_store_reenrol_staff(struct mz_store *st, const struct mz_staff *s, mz_err *e)
+{
+    int changed = 0;
+    int rc = write_staff(st,
+                         "UPDATE staff SET staff_id = ?2, full_name = ?3, department = ?4,"
+                         " employment = ?5, valid_until = ?6, status = ?7, updated_at = ?8,"
+                         " updated_by = ?9 WHERE login = ?1 AND status = 'revoked'",
+                         s, true, &changed, e);
+    if (rc == MZ_OK && changed != 1)
+        rc = mz_fail(e, MZ_ERR_NOUSER, _("%s: not enrolled"), s->login);
     return rc;
 }
 

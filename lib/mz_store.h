@@ -52,6 +52,10 @@ const char *mz_staff_status_name(enum mz_staff_status s);
 
 /* Adds a staff member; MZ_ERR_EXISTS if the login or the staff id is taken. */
 int mz_store_add_staff(struct mz_store *st, const struct mz_staff *staff, mz_err *e);
+/* Gives the revoked staff member S->login S's details and status (a rehire), keeping its
+ * creation; MZ_ERR_NOUSER unless it is in the store and revoked, MZ_ERR_EXISTS if the
+ * staff id is taken. */
+int mz_store_reenrol_staff(struct mz_store *st, const struct mz_staff *s, mz_err *e);
 /* Reads a staff member; MZ_ERR_NOUSER if there is none. */
 int mz_store_get_staff(struct mz_store *st, const char *login, struct mz_staff *staff, mz_err *e);
 
