@@ -42,20 +42,6 @@ make_conf "$conf3" $'max_failures = 3\nlockout = 0\n'
 me=$(id -un)
 
 sq() { sqlite3 "$db" "$1"; }
-# totp SECRET [SECONDS]: the code oathtool gives for now + SECONDS.
-totp() { "$OATHTOOL" --totp -b "$1" -N "@$(($(date +%s) + ${2:-0}))"; }
-# wrong_totp SECRET: six digits that no step from two before to two after now gives.
-wrong_totp() {
-    local s=$1 c near now
-    now=$(date +%s)
-    near=" $("$OATHTOOL" --totp -b "$s" -N "@$((now - 60))" -w 4 | tr '\n' ' ') "
-    c=$(totp "$s")
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
-        c=$(printf '%06d' $(((10#$c + 1) % 1000000)))
-        case $near in *" $c "*) ;; *) echo "$c"; return ;; esac
-    done
-    echo 000000
-}
 # codes_of FILE: the codes listed in the text output ("  1. ABCD-EFGH-JKLM-NPQR").
 codes_of() { sed -n 's/^ *[0-9][0-9]*\. //p' "$1"; }
 valid_code() { [[ $1 =~ ^[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){3}$ ]]; }

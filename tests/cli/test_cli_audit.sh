@@ -47,20 +47,6 @@ me=$(id -un)
 
 sq() { sqlite3 "$db" "$1"; }
 count() { sq "SELECT count(*) FROM audit"; }
-# totp SECRET [SECONDS]: the code oathtool gives for now + SECONDS.
-totp() { "$OATHTOOL" --totp -b "$1" -N "@$(($(date +%s) + ${2:-0}))"; }
-# wrong_totp SECRET: six digits that no step from two before to two after now gives.
-wrong_totp() {
-    local s=$1 c near now
-    now=$(date +%s)
-    near=" $("$OATHTOOL" --totp -b "$s" -N "@$((now - 60))" -w 4 | tr '\n' ' ') "
-    c=$(totp "$s")
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
-        c=$(printf '%06d' $(((10#$c + 1) % 1000000)))
-        case $near in *" $c "*) ;; *) echo "$c"; return ;; esac
-    done
-    echo 000000
-}
 # field SEQ COLUMN: a column of one event as the store holds it.
 field() { sq "SELECT $2 FROM audit WHERE seq = $1"; }
 # line_of SEQ: the text line of event SEQ in the last output.

@@ -61,19 +61,6 @@ me=$(id -un)
 host=$(uname -n)
 
 sq() { sqlite3 "$db" "$1"; }
-totp() { "$OATHTOOL" --totp -b "$1" -N "@$(($(date +%s) + ${2:-0}))"; }
-# wrong_totp SECRET: six digits that no step from two before to two after now gives.
-wrong_totp() {
-    local s=$1 c near now
-    now=$(date +%s)
-    near=" $("$OATHTOOL" --totp -b "$s" -N "@$((now - 60))" -w 4 | tr '\n' ' ') "
-    c=$(totp "$s")
-    for _ in 1 2 3 4 5 6 7 8 9 10; do
-        c=$(printf '%06d' $(((10#$c + 1) % 1000000)))
-        case $near in *" $c "*) ;; *) echo "$c"; return ;; esac
-    done
-    echo 000000
-}
 # fails USER CONF N: N verify attempts with a wrong code.
 fails() {
     local w i

@@ -28,37 +28,20 @@ static const char base_text[] = "# written by fuzz_config\n"
                                 "privileged_group = mnzone-admins\n"
                                 "time_sync = off\n";
 
-static char dir[PATH_MAX];
-static char path[PATH_MAX];
+static const char *path;
 static char config_arg[PATH_MAX + 8];
-
-static void cleanup(void)
-{
-    if (path[0] != '\0')
-        unlink(path);
-    if (dir[0] != '\0')
-        rmdir(dir);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof(dir), "%s/fuzz_config.XXXXXX",
-             tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
-    if (mkdtemp(dir) == NULL) {
-        perror("fuzz_config: mkdtemp");
-        abort();
-    }
-    snprintf(path, sizeof(path), "%s/mnzone.conf", dir);
+    path = fuzz_scratch_file("fuzz_config", "mnzone.conf");
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0 || write(fd, base_text, sizeof(base_text) - 1) != (ssize_t)(sizeof(base_text) - 1)) {
         perror("fuzz_config: writing the configuration");
         abort();
     }
     close(fd);
-    atexit(cleanup);
     snprintf(config_arg, sizeof(config_arg), "config=%s", path);
     return 0;
 }

@@ -23,31 +23,14 @@
 #include <limits.h>
 #include <unistd.h>
 
-static char dir[PATH_MAX];
-static char path[PATH_MAX];
+static const char *path;
 static bool strict; /* FUZZ_STRICT=1: do not step around the known bugs (see below) */
-
-static void cleanup(void)
-{
-    if (path[0] != '\0')
-        unlink(path);
-    if (dir[0] != '\0')
-        rmdir(dir);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof(dir), "%s/fuzz_migrate.XXXXXX",
-             tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
-    if (mkdtemp(dir) == NULL) {
-        perror("fuzz_migrate: mkdtemp");
-        abort();
-    }
-    snprintf(path, sizeof(path), "%s/input", dir);
-    atexit(cleanup);
+    path = fuzz_scratch_file("fuzz_migrate", "input");
     const char *st = getenv("FUZZ_STRICT");
     strict = st != NULL && strcmp(st, "1") == 0;
     return 0;
