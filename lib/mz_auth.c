@@ -85,7 +85,7 @@ static void fill_event(struct mz_event *ev, const struct mz_attempt *a, const ch
     ev->user = a->user;
     ev->actor = a->actor != NULL ? a->actor : a->user;
     ev->event = event;
-    ev->method = strcmp(event, "auth") == 0 ? "totp" : "";
+    ev->method = a->method != NULL ? a->method : strcmp(event, "auth") == 0 ? "totp" : "";
     ev->result = result;
     ev->reason = reason;
 }
@@ -105,9 +105,15 @@ int mz_auth_record(struct mz_store *st, const struct mz_keys *keys, const struct
     return rc;
 }
 
-int mz_auth_attempt(const struct mz_config *cfg, struct mz_store *st, const struct mz_keys *keys,
-                    const struct mz_attempt *a, const char *input, struct mz_verdict *verdict,
-                    struct mz_last_login *last, mz_err *e)
+/* What the user gave: a typed code, or the key's answer (HW not NULL). */
+struct factor {
+    const char *input;
+    const struct mz_hw_answer *hw;
+};
+
+static int attempt(const struct mz_config *cfg, struct mz_store *st, const struct mz_keys *keys,
+                   const struct mz_attempt *a, const struct factor *f, struct mz_verdict *verdict,
+                   struct mz_last_login *last, mz_err *e)
 {
     struct mz_policy policy;
     struct mz_record before, after;
@@ -123,15 +129,20 @@ int mz_auth_attempt(const struct mz_config *cfg, struct mz_store *st, const stru
     if (rc == MZ_ERR_NOUSER) {
         memset(verdict, 0, sizeof(*verdict));
         verdict->outcome = MZ_REJECT_NO_FACTOR;
+        verdict->method = f->hw != NULL ? MZ_METHOD_YUBIKEY : MZ_METHOD_TOTP;
         struct mz_event ev;
         fill_event(&ev, a, "auth", "failure", mz_outcome_reason(MZ_REJECT_NO_FACTOR));
+        ev.method = mz_method_name(verdict->method);
         rc = mz_audit_append(st, keys, &ev, a->now, e);
         goto finish;
     }
     if (rc != MZ_OK)
         goto finish;
 
-    mz_decide(&policy, &before, input, a->now, verdict, &after);
+    if (f->hw != NULL)
+        mz_decide_hwkey(&policy, &before, f->hw, a->now, verdict, &after);
+    else
+        mz_decide(&policy, &before, f->input, a->now, verdict, &after);
     if (verdict->outcome == MZ_REJECT_ERROR) {
         rc = mz_fail(e, MZ_ERR_CRYPTO, _("TOTP check failed inside liboath"));
         goto finish;
@@ -167,6 +178,22 @@ finish:
     if (rc != MZ_OK && verdict != NULL)
         verdict->outcome = MZ_REJECT_ERROR;
     return rc;
+}
+
+int mz_auth_attempt(const struct mz_config *cfg, struct mz_store *st, const struct mz_keys *keys,
+                    const struct mz_attempt *a, const char *input, struct mz_verdict *verdict,
+                    struct mz_last_login *last, mz_err *e)
+{
+    struct factor f = {input, NULL};
+    return attempt(cfg, st, keys, a, &f, verdict, last, e);
+}
+
+int mz_auth_hw_attempt(const struct mz_config *cfg, struct mz_store *st, const struct mz_keys *keys,
+                       const struct mz_attempt *a, const struct mz_hw_answer *ans,
+                       struct mz_verdict *verdict, struct mz_last_login *last, mz_err *e)
+{
+    struct factor f = {NULL, ans};
+    return attempt(cfg, st, keys, a, &f, verdict, last, e);
 }
 
 enum mz_account_state mz_account_decide(const struct mz_staff *staff, bool has_credential,

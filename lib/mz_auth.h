@@ -17,7 +17,8 @@ struct mz_attempt {
     const char *rhost;
     bool privileged; /* member of privileged_group: the stricter limit applies */
     int64_t now;
-    const char *actor; /* who acted, for the audit trail; NULL: the user (a login) */
+    const char *actor;  /* who acted, for the audit trail; NULL: the user (a login) */
+    const char *method; /* for the audit trail of mz_auth_record; NULL: "totp" */
 };
 
 /* What the user may do before being asked for anything. */
@@ -51,6 +52,12 @@ struct mz_last_login {
 int mz_auth_attempt(const struct mz_config *cfg, struct mz_store *st, const struct mz_keys *keys,
                     const struct mz_attempt *a, const char *input, struct mz_verdict *verdict,
                     struct mz_last_login *last, mz_err *e);
+
+/* As mz_auth_attempt, for the answer ANS of a YubiKey (mz_hw_exchange): on acceptance
+ * the key's next challenge is committed with the rest, and only then is it a success. */
+int mz_auth_hw_attempt(const struct mz_config *cfg, struct mz_store *st, const struct mz_keys *keys,
+                       const struct mz_attempt *a, const struct mz_hw_answer *ans,
+                       struct mz_verdict *verdict, struct mz_last_login *last, mz_err *e);
 
 /* Records an attempt that ended before a code was looked at (locked, not enrolled,
  * conversation failed, configuration error) as one audit event. */

@@ -69,27 +69,67 @@ static enum mz_totp_result decide_code(const struct mz_policy *policy, struct mz
     return MZ_TOTP_OK;
 }
 
-void mz_decide(const struct mz_policy *policy, const struct mz_record *in, const char *input,
-               int64_t now, struct mz_verdict *verdict, struct mz_record *out)
+/* What every attempt checks first, whatever the factor: copies IN to OUT and returns
+ * false with the verdict set when the attempt ends here (locked, expired). */
+static bool may_attempt(const struct mz_record *in, int64_t now, struct mz_verdict *verdict,
+                        struct mz_record *out)
 {
     if (out != in)
         memcpy(out, in, sizeof(*out));
     memset(verdict, 0, sizeof(*verdict));
     out->used_code_id = 0;
+    out->hw_rotated = false;
 
     if (mz_is_locked(out, now)) {
         verdict->outcome = MZ_REJECT_LOCKED;
         verdict->locked_until = out->locked_until;
-        return;
+        return false;
     }
     if (mz_is_expired(out, now)) { /* not the user's mistake: not counted */
         verdict->outcome = MZ_REJECT_EXPIRED;
-        return;
+        return false;
     }
     if (out->locked_until != 0) { /* the lock-out has run out: start afresh */
         out->locked_until = 0;
         out->failures = 0;
     }
+    return true;
+}
+
+void mz_decide_hwkey(const struct mz_policy *policy, const struct mz_record *in,
+                     const struct mz_hw_answer *ans, int64_t now, struct mz_verdict *verdict,
+                     struct mz_record *out)
+{
+    if (!may_attempt(in, now, verdict, out))
+        return;
+    verdict->method = MZ_METHOD_YUBIKEY;
+    if (!out->has_hwkey) {
+        verdict->outcome = MZ_REJECT_NO_FACTOR;
+        return;
+    }
+    if (ans->serial != out->hw.serial || !ans->answered)
+        verdict->outcome = MZ_REJECT_OTHER_KEY;
+    else if (sodium_memcmp(ans->challenge, out->hw.challenge, MZ_HW_CHALLENGE_LEN) != 0)
+        verdict->outcome = MZ_REJECT_STALE;
+    else if (sodium_memcmp(ans->response_hash, out->hw.response_hash, MZ_HASH_BYTES) != 0)
+        verdict->outcome = MZ_REJECT_BAD_RESPONSE;
+    else
+        verdict->outcome = MZ_ACCEPT;
+    if (verdict->outcome != MZ_ACCEPT) {
+        count_failure(policy, now, out, verdict);
+        return;
+    }
+    memcpy(out->hw.challenge, ans->next_challenge, MZ_HW_CHALLENGE_LEN);
+    memcpy(out->hw.response_hash, ans->next_response_hash, MZ_HASH_BYTES);
+    out->hw_rotated = true;
+    accept(out, now, verdict);
+}
+
+void mz_decide(const struct mz_policy *policy, const struct mz_record *in, const char *input,
+               int64_t now, struct mz_verdict *verdict, struct mz_record *out)
+{
+    if (!may_attempt(in, now, verdict, out))
+        return;
     if (!out->has_totp && out->ncodes == 0) {
         verdict->outcome = MZ_REJECT_NO_FACTOR;
         return;
@@ -128,6 +168,7 @@ const char *mz_method_name(enum mz_method method)
     switch (method) {
     case MZ_METHOD_RECOVERY: return "recovery";
     case MZ_METHOD_EMERGENCY: return "emergency";
+    case MZ_METHOD_YUBIKEY: return "yubikey";
     case MZ_METHOD_TOTP: break;
     }
     return "totp";
@@ -144,6 +185,9 @@ const char *mz_outcome_reason(enum mz_outcome outcome)
     case MZ_REJECT_NO_FACTOR: return "not enrolled";
     case MZ_REJECT_EXPIRED: return "expired";
     case MZ_REJECT_ERROR: return "internal error";
+    case MZ_REJECT_OTHER_KEY: return "another YubiKey";
+    case MZ_REJECT_BAD_RESPONSE: return "wrong YubiKey response";
+    case MZ_REJECT_STALE: return "challenge replaced meanwhile";
     }
     return "unknown";
 }

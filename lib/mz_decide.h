@@ -4,6 +4,7 @@
 #define MZ_DECIDE_H
 
 #include "mz_codes.h"
+#include "mz_hwkey.h"
 #include "mz_totp.h"
 
 #include <stdbool.h>
@@ -39,20 +40,26 @@ struct mz_record {
     struct mz_code_entry codes[MZ_MAX_CODES]; /* unused, not voided (maybe expired) */
     size_t ncodes;
     int64_t used_code_id; /* set by mz_decide when a one-time code was accepted */
+    bool has_hwkey;
+    struct mz_hw_cred hw; /* the active key credential, when has_hwkey */
+    bool hw_rotated;      /* set by mz_decide_hwkey: hw holds the next challenge */
 };
 
-enum mz_method { MZ_METHOD_TOTP, MZ_METHOD_RECOVERY, MZ_METHOD_EMERGENCY };
+enum mz_method { MZ_METHOD_TOTP, MZ_METHOD_RECOVERY, MZ_METHOD_EMERGENCY, MZ_METHOD_YUBIKEY };
 
 enum mz_outcome {
     MZ_ACCEPT,
-    MZ_REJECT_WRONG,     /* wrong code */
-    MZ_REJECT_REPLAY,    /* right code, already used */
-    MZ_REJECT_MALFORMED, /* empty, too long, non-ASCII or not a code */
-    MZ_REJECT_LOCKED,    /* locked out: the input was not looked at */
-    MZ_REJECT_NO_FACTOR, /* no active credential */
-    MZ_REJECT_EXPIRED,   /* valid_until has passed: refused even when the account
-                          * phase is missing from the stack */
-    MZ_REJECT_ERROR,     /* liboath failed */
+    MZ_REJECT_WRONG,        /* wrong code */
+    MZ_REJECT_REPLAY,       /* right code, already used */
+    MZ_REJECT_MALFORMED,    /* empty, too long, non-ASCII or not a code */
+    MZ_REJECT_LOCKED,       /* locked out: the input was not looked at */
+    MZ_REJECT_NO_FACTOR,    /* no active credential */
+    MZ_REJECT_EXPIRED,      /* valid_until has passed: refused even when the account
+                             * phase is missing from the stack */
+    MZ_REJECT_ERROR,        /* liboath failed */
+    MZ_REJECT_OTHER_KEY,    /* a YubiKey with another serial */
+    MZ_REJECT_BAD_RESPONSE, /* the enrolled key's serial, a wrong response */
+    MZ_REJECT_STALE,        /* the challenge was replaced by another login meanwhile */
 };
 
 struct mz_verdict {
@@ -64,13 +71,20 @@ struct mz_verdict {
     enum mz_method method;    /* what the input was taken for */
 };
 
-/* "totp", "recovery" or "emergency", for logs and the audit trail. */
+/* "totp", "recovery", "emergency" or "yubikey", for logs and the audit trail. */
 const char *mz_method_name(enum mz_method method);
 
 /* Decides INPUT (NULL counts as empty) for the user whose record is IN, at time NOW.
  * OUT receives the record to store (it may be IN). Never fails: errors are verdicts. */
 void mz_decide(const struct mz_policy *policy, const struct mz_record *in, const char *input,
                int64_t now, struct mz_verdict *verdict, struct mz_record *out);
+
+/* Decides the key's answer ANS for the user whose record is IN, at NOW, as mz_decide
+ * does for a code. On acceptance OUT's key credential holds the next challenge and its
+ * response hash (hw_rotated), to be committed before the login succeeds. */
+void mz_decide_hwkey(const struct mz_policy *policy, const struct mz_record *in,
+                     const struct mz_hw_answer *ans, int64_t now, struct mz_verdict *verdict,
+                     struct mz_record *out);
 
 /* A short English reason for logs and the audit trail (never contains the input). */
 const char *mz_outcome_reason(enum mz_outcome outcome);

@@ -445,6 +445,113 @@ static int load_codes(struct mz_store *st, const char *login, struct mz_record *
     return rc;
 }
 
+/* LOGIN's newest active key credential; *FOUND false when there is none. A row whose
+ * challenge or hash has the wrong size is damaged: an error, not a missing key. */
+static int load_hwkey(struct mz_store *st, const char *login, struct mz_hw_cred *hw, bool *found,
+                      mz_err *e)
+{
+    sqlite3_stmt *q;
+    *found = false;
+    memset(hw, 0, sizeof(*hw));
+    int rc = prepare(st,
+                     "SELECT id, hw_serial, hw_slot, hw_challenge, hw_response_hash"
+                     " FROM credentials WHERE login = ?1 AND method = 'yubikey'"
+                     " AND status = 'active' ORDER BY id DESC LIMIT 1",
+                     &q, e);
+    if (rc != MZ_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
+    int step = sqlite3_step(q);
+    if (step == SQLITE_ROW) {
+        if (sqlite3_column_bytes(q, 3) != MZ_HW_CHALLENGE_LEN ||
+            sqlite3_column_bytes(q, 4) != MZ_HASH_BYTES) {
+            rc = mz_fail(e, MZ_ERR_STORE, _("%s: the YubiKey credential of %s is damaged"),
+                         st->path, login);
+        } else {
+            hw->id = sqlite3_column_int64(q, 0);
+            hw->serial = (uint32_t)sqlite3_column_int64(q, 1);
+            hw->slot = (unsigned)sqlite3_column_int(q, 2);
+            memcpy(hw->challenge, sqlite3_column_blob(q, 3), MZ_HW_CHALLENGE_LEN);
+            memcpy(hw->response_hash, sqlite3_column_blob(q, 4), MZ_HASH_BYTES);
+            *found = true;
+        }
+    } else if (step != SQLITE_DONE) {
+        rc = db_fail(st, e, _("cannot read the credential"));
+    }
+    sqlite3_finalize(q);
+    return rc;
+}
+
+int mz_store_factors(struct mz_store *st, const char *login, int64_t now, struct mz_hw_cred *hw,
+                     bool *has_hwkey, bool *can_type_code, mz_err *e)
+{
+    *can_type_code = false;
+    int rc = load_hwkey(st, login, hw, has_hwkey, e);
+    if (rc != MZ_OK)
+        return rc;
+    sqlite3_stmt *q;
+    rc = prepare(st,
+                 "SELECT EXISTS (SELECT 1 FROM credentials WHERE login = ?1 AND method = 'totp'"
+                 " AND status = 'active') OR EXISTS (SELECT 1 FROM codes WHERE login = ?1"
+                 " AND used_at = 0 AND voided_at = 0 AND (expires_at = 0 OR expires_at > ?2))",
+                 &q, e);
+    if (rc != MZ_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, now);
+    if (sqlite3_step(q) == SQLITE_ROW)
+        *can_type_code = sqlite3_column_int(q, 0) == 1;
+    else
+        rc = db_fail(st, e, _("cannot read the credentials"));
+    sqlite3_finalize(q);
+    return rc;
+}
+
+int mz_store_add_hwkey(struct mz_store *st, const char *login, const struct mz_hw_cred *hw,
+                       int64_t now, const char *actor, mz_err *e)
+{
+    sqlite3_stmt *q;
+    int rc = prepare(st,
+                     "INSERT INTO credentials (login, method, hw_serial, hw_slot, hw_challenge,"
+                     " hw_response_hash, status, created_at, created_by)"
+                     " VALUES (?1, 'yubikey', ?2, ?3, ?4, ?5, 'active', ?6, ?7)",
+                     &q, e);
+    if (rc != MZ_OK)
+        return rc;
+    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, hw->serial);
+    sqlite3_bind_int(q, 3, (int)hw->slot);
+    sqlite3_bind_blob(q, 4, hw->challenge, MZ_HW_CHALLENGE_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 5, hw->response_hash, MZ_HASH_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 6, now);
+    sqlite3_bind_text(q, 7, actor, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) != SQLITE_DONE)
+        rc = db_fail(st, e, _("cannot add the credential"));
+    sqlite3_finalize(q);
+    return rc;
+}
+
+/* Stores the next challenge and response hash of the key credential REC->hw. */
+static int save_hwkey(struct mz_store *st, const struct mz_record *rec, mz_err *e)
+{
+    sqlite3_stmt *q;
+    int rc = prepare(st,
+                     "UPDATE credentials SET hw_challenge = ?1, hw_response_hash = ?2,"
+                     " last_used_at = ?3 WHERE id = ?4 AND method = 'yubikey'"
+                     " AND status = 'active'",
+                     &q, e);
+    if (rc != MZ_OK)
+        return rc;
+    sqlite3_bind_blob(q, 1, rec->hw.challenge, MZ_HW_CHALLENGE_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 2, rec->hw.response_hash, MZ_HASH_BYTES, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, rec->last_success_at);
+    sqlite3_bind_int64(q, 4, rec->hw.id);
+    if (sqlite3_step(q) != SQLITE_DONE || sqlite3_changes(st->db) != 1)
+        rc = db_fail(st, e, _("cannot store the next challenge"));
+    sqlite3_finalize(q);
+    return rc;
+}
+
 int mz_store_load_record(struct mz_store *st, const struct mz_keys *keys, const char *login,
                          struct mz_record *rec, int64_t *cred_id, mz_err *e)
 {
@@ -495,6 +602,8 @@ int mz_store_load_record(struct mz_store *st, const struct mz_keys *keys, const 
     sqlite3_finalize(q);
     if (rc == MZ_OK && active)
         rc = load_codes(st, login, rec, e);
+    if (rc == MZ_OK && active)
+        rc = load_hwkey(st, login, &rec->hw, &rec->has_hwkey, e);
     if (rc == MZ_OK)
         rc = mz_store_load_state(st, login, rec, e);
     if (rc != MZ_OK)
@@ -545,6 +654,8 @@ int mz_store_save_record(struct mz_store *st, const char *login, int64_t cred_id
         sqlite3_finalize(q);
         return rc;
     }
+    if (rec->hw_rotated)
+        return save_hwkey(st, rec, e);
     if (cred_id == 0)
         return rc;
 
@@ -578,7 +689,7 @@ int mz_store_each_credential(struct mz_store *st, const char *login,
     sqlite3_stmt *q;
     int rc = prepare(st,
                      "SELECT id, method, status, created_at, created_by, last_used_at,"
-                     " revoked_at, revoked_by, revoked_why FROM credentials"
+                     " revoked_at, revoked_by, revoked_why, hw_serial, hw_slot FROM credentials"
                      " WHERE login = ?1 ORDER BY id",
                      &q, e);
     if (rc != MZ_OK)
@@ -597,6 +708,8 @@ int mz_store_each_credential(struct mz_store *st, const char *login,
         c.revoked_at = sqlite3_column_int64(q, 6);
         copy_text(q, 7, c.revoked_by, sizeof(c.revoked_by));
         copy_text(q, 8, c.revoked_why, sizeof(c.revoked_why));
+        c.hw_serial = (uint32_t)sqlite3_column_int64(q, 9);
+        c.hw_slot = (unsigned)sqlite3_column_int(q, 10);
         fn(&c, arg);
     }
     if (step != SQLITE_DONE)

@@ -65,9 +65,21 @@ int mz_store_add_totp(struct mz_store *st, const struct mz_keys *keys, const cha
                       const uint8_t *secret, size_t len, int64_t last_step, int64_t now,
                       const char *actor, mz_err *e);
 
+/* Binds an active YubiKey credential: HW's serial, slot, first challenge and response
+ * hash (what mz_hw_enrol returned). */
+int mz_store_add_hwkey(struct mz_store *st, const char *login, const struct mz_hw_cred *hw,
+                       int64_t now, const char *actor, mz_err *e);
+
+/* What LOGIN can log in with, read before any hardware is touched: the active key
+ * credential (*HAS_HWKEY), and whether a typed code could be accepted instead (an
+ * active TOTP credential or an unused, unexpired one-time code). */
+int mz_store_factors(struct mz_store *st, const char *login, int64_t now, struct mz_hw_cred *hw,
+                     bool *has_hwkey, bool *can_type_code, mz_err *e);
+
 /* Everything the decision needs about LOGIN: its active TOTP credential (decrypted into
- * REC) and its login state. MZ_ERR_NOUSER if LOGIN is not in the store. *CRED_ID is 0
- * when there is no usable credential (none, revoked, or the staff member not active). */
+ * REC), its active key credential, its one-time codes and its login state. MZ_ERR_NOUSER if LOGIN
+ * is not in the store. *CRED_ID is 0 when there is no usable credential (none, revoked, or the
+ * staff member not active). */
 int mz_store_load_record(struct mz_store *st, const struct mz_keys *keys, const char *login,
                          struct mz_record *rec, int64_t *cred_id, mz_err *e);
 
@@ -81,7 +93,8 @@ struct mz_origin {
     const char *service; /* PAM service */
 };
 
-/* Writes back what mz_decide returned: the login state and, on acceptance, the
+/* Writes back what mz_decide or mz_decide_hwkey returned: the login state and, on
+ * acceptance, the spent one-time code, the key's next challenge, or the TOTP
  * credential's last step and last use. */
 int mz_store_save_record(struct mz_store *st, const char *login, int64_t cred_id,
                          const struct mz_record *rec, bool accepted, const struct mz_origin *from,
@@ -98,6 +111,8 @@ struct mz_credential_info {
     char status[16];
     int64_t created_at, last_used_at, revoked_at;
     char created_by[65], revoked_by[65], revoked_why[257];
+    uint32_t hw_serial; /* YubiKey credentials only */
+    unsigned hw_slot;
 };
 
 /* Calls FN for every credential ever bound to LOGIN, oldest first. */
