@@ -1,6 +1,7 @@
 /* mnzone-enroll add and reset: bind a TOTP secret to a staff member. The credential is
  * stored only once the first code from the app was right (or --no-verify was given);
- * until then nothing is written and any QR file made is removed. */
+ * until then nothing is written and any QR file made is removed. --method yubikey goes
+ * to cmd_hwkey.c. */
 #include "config.h"
 
 #include "enroll.h"
@@ -229,12 +230,54 @@ static void print_result(const char *login, const char *staff_id, const struct s
 struct add_opts {
     struct mz_staff staff;
     struct secret_opts s;
-    bool reenrol; /* the login is in the store, revoked: enrol it again (a rehire) */
+    bool reenrol;  /* the login is in the store, revoked: enrol it again (a rehire) */
+    bool yubikey;  /* --method yubikey */
+    bool program;  /* --program */
+    bool key_only; /* a key for a staff member already enrolled: no details given */
 };
+
+/* Options that only a TOTP enrolment takes. */
+static bool totp_options_given(const struct secret_opts *s)
+{
+    return s->secret_b32 != NULL || s->qr_png != NULL || s->qr_svg != NULL || s->code != NULL ||
+           s->no_verify;
+}
+
+/* Reads --method; false after printing usage for COMMAND. */
+static bool parse_method(const char *command, const char *arg, bool *yubikey, int *status)
+{
+    if (strcmp(arg, "totp") == 0 || strcmp(arg, "yubikey") == 0) {
+        *yubikey = strcmp(arg, "yubikey") == 0;
+        return true;
+    }
+    *status = enroll_usage(command, "%s", _("--method: expected totp or yubikey"));
+    return false;
+}
+
+/* The options of a key enrolment, after parsing. */
+static int check_key_opts(const char *command, bool yubikey, bool program,
+                          const struct secret_opts *s)
+{
+    if (!yubikey && program)
+        return enroll_usage(command, "%s", _("--program needs --method yubikey"));
+    if (yubikey && totp_options_given(s))
+        return enroll_usage(command, "%s",
+                            _("--secret, --qr-png, --qr-svg, --code and --no-verify are for "
+                              "--method totp"));
+    return EXIT_DONE;
+}
 
 static int parse_add(struct enroll *en, int argc, char **argv, struct add_opts *o)
 {
-    enum { OPT_STAFF_ID = 300, OPT_NAME, OPT_DEPT, OPT_EMPLOYMENT, OPT_VALID_UNTIL, OPT_METHOD };
+    enum {
+        OPT_STAFF_ID = 300,
+        OPT_NAME,
+        OPT_DEPT,
+        OPT_EMPLOYMENT,
+        OPT_VALID_UNTIL,
+        OPT_METHOD,
+        OPT_PROGRAM
+    };
     static const struct option longopts[] = {
         {"staff-id", required_argument, NULL, OPT_STAFF_ID},
         {"name", required_argument, NULL, OPT_NAME},
@@ -242,6 +285,7 @@ static int parse_add(struct enroll *en, int argc, char **argv, struct add_opts *
         {"employment", required_argument, NULL, OPT_EMPLOYMENT},
         {"valid-until", required_argument, NULL, OPT_VALID_UNTIL},
         {"method", required_argument, NULL, OPT_METHOD},
+        {"program", no_argument, NULL, OPT_PROGRAM},
         SECRET_OPTIONS,
         {NULL, 0, NULL, 0}};
     const char *staff_id = NULL, *name = NULL, *dept = "", *until = "";
@@ -264,19 +308,27 @@ static int parse_add(struct enroll *en, int argc, char **argv, struct add_opts *
                                     _("--employment: expected regular, fiscal-year or contractor"));
             break;
         case OPT_METHOD:
-            if (strcmp(optarg, "totp") != 0)
-                return enroll_usage("add", "%s",
-                                    _("--method: only totp is available in this version"));
+            if (!parse_method("add", optarg, &o->yubikey, &status))
+                return status;
             break;
+        case OPT_PROGRAM: o->program = true; break;
         default: return enroll_usage("add", _("unknown or incomplete option %s"), argv[optind - 1]);
         }
     }
     const char *login = operand_user("add", argc, argv, &status);
     if (login == NULL)
         return status;
+    status = check_key_opts("add", o->yubikey, o->program, &o->s);
+    if (status != EXIT_DONE)
+        return status;
+    if (o->yubikey && staff_id == NULL && name == NULL && dept[0] == '\0' && until[0] == '\0') {
+        o->key_only = true; /* a key for someone enrolled already */
+        snprintf(o->staff.login, sizeof(o->staff.login), "%s", login);
+        return EXIT_DONE;
+    }
     const struct staff_fields f = {login, staff_id, name, dept, until};
     status = enroll_fill_staff(en, "add", &f, &o->staff);
-    if (status != EXIT_DONE)
+    if (status != EXIT_DONE || o->yubikey)
         return status;
     return check_secret_opts("add", &o->s);
 }
@@ -310,6 +362,13 @@ int cmd_add(struct enroll *en, int argc, char **argv)
     struct enrolment n;
     memset(&n, 0, sizeof(n));
     int status = parse_add(en, argc, argv, &o);
+    if (status == EXIT_DONE && o.yubikey) {
+        struct key_request r = {"add", o.key_only ? NULL : &o.staff, o.program, false, o.s.json};
+        status = enroll_key(en, o.staff.login, &r);
+        if (status == EXIT_DONE && !o.key_only && !o.s.json)
+            printf(_("Enrolled %s (%s).\n"), o.staff.login, o.staff.name);
+        return status;
+    }
     if (status == EXIT_DONE)
         status = make_secret("add", &o.s, &n);
     if (status == EXIT_DONE)
@@ -356,21 +415,38 @@ static int store_reset(struct enroll *en, const void *arg, struct enrolment *n, 
 
 int cmd_reset(struct enroll *en, int argc, char **argv)
 {
-    static const struct option longopts[] = {SECRET_OPTIONS, {NULL, 0, NULL, 0}};
+    enum { OPT_METHOD = 300, OPT_PROGRAM };
+    static const struct option longopts[] = {{"method", required_argument, NULL, OPT_METHOD},
+                                             {"program", no_argument, NULL, OPT_PROGRAM},
+                                             SECRET_OPTIONS,
+                                             {NULL, 0, NULL, 0}};
     struct secret_opts o;
     struct enrolment n;
     struct mz_staff staff;
+    bool yubikey = false, program = false;
     int c, status = EXIT_DONE;
     memset(&o, 0, sizeof(o));
     memset(&n, 0, sizeof(n));
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1)
-        if (!secret_option(c, &o))
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c == OPT_METHOD && !parse_method("reset", optarg, &yubikey, &status))
+            return status;
+        if (c == OPT_PROGRAM)
+            program = true;
+        if (c != OPT_METHOD && c != OPT_PROGRAM && !secret_option(c, &o))
             return enroll_usage("reset", _("unknown or incomplete option %s"), argv[optind - 1]);
+    }
     const char *login = operand_user("reset", argc, argv, &status);
     if (login == NULL)
         return status;
+    status = check_key_opts("reset", yubikey, program, &o);
+    if (status != EXIT_DONE)
+        return status;
+    if (yubikey) {
+        struct key_request r = {"reset", NULL, program, true, o.json};
+        return enroll_key(en, login, &r);
+    }
     status = check_secret_opts("reset", &o);
     if (status == EXIT_DONE)
         status = make_secret("reset", &o, &n);

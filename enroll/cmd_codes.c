@@ -178,8 +178,13 @@ int cmd_verify(struct enroll *en, int argc, char **argv)
     else if (!enroll_read_hidden(_("Verification code: "), typed, sizeof(typed)))
         typed[0] = '\0';
     const char *tty = ttyname(STDIN_FILENO);
-    struct mz_attempt a = {login, "mnzone-enroll", en->host, tty != NULL ? tty : "",
-                           "",    false,           en->now,  en->actor};
+    struct mz_attempt a = {.user = login,
+                           .service = "mnzone-enroll",
+                           .host = en->host,
+                           .tty = tty != NULL ? tty : "",
+                           .rhost = "",
+                           .now = en->now,
+                           .actor = en->actor};
     struct mz_verdict v;
     struct mz_last_login last;
     mz_err e;

@@ -30,6 +30,10 @@ static void add_credential_json(const struct mz_credential_info *c, void *arg)
     json_object_object_add(j, "revoked_at", time_or_null(c->revoked_at));
     json_object_object_add(j, "revoked_by", json_object_new_string(c->revoked_by));
     json_object_object_add(j, "revoked_why", json_object_new_string(c->revoked_why));
+    if (strcmp(c->method, "yubikey") == 0) {
+        json_object_object_add(j, "serial", json_object_new_int64(c->hw_serial));
+        json_object_object_add(j, "slot", json_object_new_int((int)c->hw_slot));
+    }
     json_object_array_add(list, j);
 }
 
@@ -43,6 +47,8 @@ static void print_credential_text(const struct mz_credential_info *c, void *arg)
         snprintf(used, sizeof(used), "%s", _("never"));
     printf(_("  #%lld %s %s, created %s by %s, last used %s\n"), (long long)c->id, c->method,
            c->status, created, c->created_by, used);
+    if (strcmp(c->method, "yubikey") == 0)
+        printf(_("      YubiKey serial %u, slot %u\n"), (unsigned)c->hw_serial, c->hw_slot);
     if (c->revoked_at != 0) {
         mz_iso_time(c->revoked_at, revoked, sizeof(revoked));
         printf(_("      revoked %s by %s: %s\n"), revoked, c->revoked_by, c->revoked_why);

@@ -78,6 +78,17 @@ int enroll_commit(struct enroll *en, int rc, mz_err *e);
 int enroll_need_user(struct enroll *en, const char *command, const char *login,
                      struct mz_staff *staff);
 
+/* A YubiKey to bind (add or reset --method yubikey). */
+struct key_request {
+    const char *command;          /* "add" or "reset", for messages */
+    const struct mz_staff *staff; /* a new (or revoked) staff member; NULL: an active one */
+    bool program;                 /* write a fresh secret into the slot first */
+    bool replace;                 /* revoke the user's active key (reset) */
+    bool json;
+};
+/* Reads the plugged-in key (exit 4 when there is none), then stores the credential. */
+int enroll_key(struct enroll *en, const char *login, const struct key_request *r);
+
 int cmd_init(struct enroll *en, int argc, char **argv);
 int cmd_add(struct enroll *en, int argc, char **argv);
 int cmd_reset(struct enroll *en, int argc, char **argv);

@@ -95,7 +95,10 @@ static void find_actor(char *buf, size_t len)
 static const char *const usage_lines[][2] = {
     {"init", N_("create the store and the key file")},
     {"add USER --staff-id ID --name NAME [options]", N_("enrol a staff member (TOTP, QR code)")},
+    {"add USER [--staff-id ID --name NAME ...] --method yubikey [--program]",
+     N_("bind a YubiKey (to a new or an enrolled staff member)")},
     {"reset USER [options]", N_("new TOTP secret; the old one is revoked")},
+    {"reset USER --method yubikey [--program]", N_("a new YubiKey; the old one is revoked")},
     {"show USER [--json]", N_("the record, credentials and login state")},
     {"list [--status S] [--json|--csv]", N_("one line per staff member")},
     {"export --json", N_("the whole register as JSON (no secrets)")},

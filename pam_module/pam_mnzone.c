@@ -24,6 +24,7 @@ struct login {
     bool silent; /* PAM_SILENT: no informational or error messages, only the prompt */
     char tty[128], rhost[256];
     const char *user;
+    bool conv_failed; /* a message could not be shown while the key was in use */
     struct mz_config cfg;
     struct mz_attempt attempt;
     char host[256];
@@ -231,6 +232,18 @@ static int verdict_to_pam(const struct login *l, const struct mz_verdict *v,
         snprintf(msg, sizeof(msg), _("Enter the %u-digit code shown in your authenticator app."),
                  p->digits);
         break;
+    case MZ_REJECT_OTHER_KEY:
+        snprintf(msg, sizeof(msg), "%s",
+                 _("This YubiKey is not yours. Use the key you were given."));
+        break;
+    case MZ_REJECT_BAD_RESPONSE:
+        snprintf(msg, sizeof(msg), "%s",
+                 _("The YubiKey gave a wrong answer. Ask your administrator to check it."));
+        break;
+    case MZ_REJECT_STALE:
+        snprintf(msg, sizeof(msg), "%s",
+                 _("Another login used your YubiKey at the same time. Log in again."));
+        break;
     case MZ_REJECT_LOCKED: say_locked(l, v->locked_until); return PAM_MAXTRIES;
     case MZ_REJECT_EXPIRED:
         say(l, PAM_ERROR_MSG, _("Your access has expired. Ask your administrator."));
@@ -247,7 +260,106 @@ static int verdict_to_pam(const struct login *l, const struct mz_verdict *v,
     return PAM_AUTH_ERR;
 }
 
-/* After start() and open_store(): the whole TOTP exchange. */
+/* The end of a judged attempt (a code or the key's answer): ARC is what the core
+ * returned; the log line, the message and the PAM code follow from the verdict. */
+static int conclude(struct login *l, int arc, const mz_err *e, const struct mz_verdict *v,
+                    const struct mz_last_login *last)
+{
+    if (arc != MZ_OK) {
+        pam_syslog(l->pamh, LOG_ERR, "store: %s", e->msg);
+        log_attempt(l, "error", "cannot record the attempt");
+        say(l, PAM_ERROR_MSG,
+            _("Login is not possible now (system error). Contact your administrator."));
+        return PAM_SYSTEM_ERR;
+    }
+    struct mz_policy policy;
+    mz_policy_from_config(&l->cfg, l->attempt.privileged, &policy);
+    log_attempt(l, v->outcome == MZ_ACCEPT ? "success" : "failure", mz_outcome_reason(v->outcome));
+    int rc = verdict_to_pam(l, v, &policy);
+    if (rc == PAM_SUCCESS)
+        rc = say_welcome(l, last);
+    return rc;
+}
+
+/* A key attempt that ended before the decision (no key, no touch, USB error): audited and
+ * logged, not counted as a failure; MSG (if any) tells the user what to do. */
+static int key_denial(struct login *l, struct mz_store *st, const struct mz_keys *keys,
+                      const char *reason, const char *msg, int pam_rc)
+{
+    mz_err e;
+    if (mz_auth_record(st, keys, &l->attempt, "auth", "failure", reason, &e) != MZ_OK)
+        pam_syslog(l->pamh, LOG_ERR, "audit: %s", e.msg);
+    log_attempt(l, "failure", reason);
+    if (msg != NULL)
+        say(l, PAM_ERROR_MSG, msg);
+    return pam_rc;
+}
+
+static void touch_prompt(void *arg, bool again)
+{
+    struct login *l = arg;
+    if (say(l, PAM_TEXT_INFO, again ? _("Touch your YubiKey again.") : _("Touch your YubiKey.")) !=
+        PAM_SUCCESS)
+        l->conv_failed = true;
+}
+
+/* The YubiKey login of a user with key credential HW. *FALL_BACK is set (and nothing
+ * else done) when no key is plugged in but the user can type a code instead. */
+static int key_login(struct login *l, struct mz_store *st, const struct mz_keys *keys,
+                     const struct mz_hw_cred *hw, bool can_type_code, bool *fall_back)
+{
+    const struct mz_hwkey_ops *ops = mz_ykpers_ops();
+    struct mz_hw_device *dev = NULL;
+    struct mz_hw_answer ans;
+    mz_err e;
+    memset(&ans, 0, sizeof(ans));
+    *fall_back = false;
+    l->attempt.method = "yubikey";
+    int hrc = ops->open(&dev, &e);
+    if (hrc == MZ_HW_NO_KEY && can_type_code) {
+        l->attempt.method = NULL;
+        *fall_back = true;
+        return PAM_SUCCESS;
+    }
+    if (hrc == MZ_HW_OK) {
+        struct mz_hw_prompt prompt = {touch_prompt, l};
+        hrc = mz_hw_exchange(ops, dev, keys, hw, l->cfg.hwkey_touch, &prompt, &ans, &e);
+        ops->close(dev);
+    }
+    if (hrc != MZ_HW_OK && hrc != MZ_HW_NO_KEY)
+        pam_syslog(l->pamh, LOG_ERR, "yubikey: %s", e.msg);
+    switch (hrc) {
+    case MZ_HW_OK: break;
+    case MZ_HW_NO_KEY:
+        return key_denial(l, st, keys, "no YubiKey plugged in",
+                          _("Insert your YubiKey, then log in again."), PAM_AUTH_ERR);
+    case MZ_HW_TIMEOUT:
+        return key_denial(l, st, keys,
+                          ans.rotating ? "YubiKey not touched in time for the next challenge"
+                                       : "YubiKey not touched in time",
+                          _("The YubiKey was not touched in time. Log in again and touch it "
+                            "when asked."),
+                          PAM_AUTH_ERR);
+    default:
+        return key_denial(l, st, keys,
+                          ans.rotating ? "YubiKey error at the next challenge" : "YubiKey error",
+                          _("The YubiKey cannot be read. Plug it in again, then log in again."),
+                          PAM_AUTHINFO_UNAVAIL);
+    }
+    if (l->conv_failed) {
+        mz_zero_object(&ans);
+        return key_denial(l, st, keys, "conversation failed", NULL, PAM_CONV_ERR);
+    }
+    l->attempt.now = (int64_t)time(NULL); /* touching took a while */
+    l->attempt.privileged = is_privileged(l);
+    struct mz_verdict v;
+    struct mz_last_login last;
+    int arc = mz_auth_hw_attempt(&l->cfg, st, keys, &l->attempt, &ans, &v, &last, &e);
+    mz_zero_object(&ans);
+    return conclude(l, arc, &e, &v, &last);
+}
+
+/* After start() and open_store(): the whole exchange, with the key or a typed code. */
 static int authenticate(struct login *l, struct mz_store *st)
 {
     mz_err e;
@@ -302,6 +414,22 @@ static int authenticate(struct login *l, struct mz_store *st)
         goto done;
     }
 
+    struct mz_hw_cred hw;
+    bool has_hwkey, can_type_code, fall_back = true;
+    if (mz_store_factors(st, l->user, l->attempt.now, &hw, &has_hwkey, &can_type_code, &e) !=
+        MZ_OK) {
+        pam_syslog(l->pamh, LOG_ERR, "store: %s", e.msg);
+        log_attempt(l, "error", "store unreadable");
+        rc = PAM_AUTHINFO_UNAVAIL;
+        goto done;
+    }
+    if (has_hwkey) {
+        rc = key_login(l, st, &keys, &hw, can_type_code, &fall_back);
+        mz_zero_object(&hw);
+        if (!fall_back)
+            goto done;
+    }
+
     char *input = NULL;
     rc = ask_code(l->pamh, &input);
     if (rc != PAM_SUCCESS) {
@@ -314,22 +442,9 @@ static int authenticate(struct login *l, struct mz_store *st)
 
     struct mz_verdict v;
     struct mz_last_login last;
-    struct mz_policy policy;
-    mz_policy_from_config(&l->cfg, l->attempt.privileged, &policy);
     int arc = mz_auth_attempt(&l->cfg, st, &keys, &l->attempt, input, &v, &last, &e);
     mz_free_string(input);
-    if (arc != MZ_OK) {
-        pam_syslog(l->pamh, LOG_ERR, "store: %s", e.msg);
-        log_attempt(l, "error", "cannot record the attempt");
-        say(l, PAM_ERROR_MSG,
-            _("Login is not possible now (system error). Contact your administrator."));
-        rc = PAM_SYSTEM_ERR;
-        goto done;
-    }
-    log_attempt(l, v.outcome == MZ_ACCEPT ? "success" : "failure", mz_outcome_reason(v.outcome));
-    rc = verdict_to_pam(l, &v, &policy);
-    if (rc == PAM_SUCCESS)
-        rc = say_welcome(l, &last);
+    rc = conclude(l, arc, &e, &v, &last);
 done:
     mz_keys_wipe(&keys);
     return rc;
