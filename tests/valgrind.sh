@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs the PAM integration tests (tests/pam/test_pam, libpamtest against the built
-# pam_mnzone.so) under valgrind memcheck, with pam_wrapper preloaded as
+# pam_mnzone.so) under valgrind memcheck, with pam_wrapper and the emulated YubiKey preloaded as
 # tests/pam/run-pam-tests does. Prints the tests' TAP, then the error counts, and the
 # errors whose stack goes through mnzone's own code (lib/, pam_module/).
 # Exits 0 only if the tests passed and valgrind found no error.
@@ -30,7 +30,7 @@ program=$builddir/tests/pam/test_pam
 module=$builddir/pam_module/.libs/pam_mnzone.so
 
 # Build what the tests need (make check would also run everything else).
-if ! make -C "$builddir" -s all tests/pam/test_pam >"$builddir/valgrind-build.log" 2>&1; then
+if ! make -C "$builddir" -s all tests/pam/test_pam tests/yubikey/ykshim.la >"$builddir/valgrind-build.log" 2>&1; then
     tail -20 "$builddir/valgrind-build.log"
     echo "Bail out! cannot build tests/pam/test_pam (see $builddir/valgrind-build.log)"
     exit 2
@@ -52,6 +52,8 @@ if [ ! -f "$wrapper" ]; then
     exit 0
 fi
 oathtool=$(sed -n "s/^OATHTOOL = //p" "$builddir/Makefile" 2>/dev/null)
+# The emulated YubiKey, preloaded as run-pam-tests does.
+shim=$builddir/tests/yubikey/.libs/ykshim.so
 
 # The logs stay in BUILDDIR/tests/valgrind (one per process); the service folder is
 # temporary.
@@ -68,7 +70,7 @@ supp=
 # Same environment as make check (Makefile.am's AM_TESTS_ENVIRONMENT) and run-pam-tests.
 env CMOCKA_MESSAGE_OUTPUT=TAP MZ_BUILDDIR="$builddir" MZ_SRCDIR="$srcdir" \
     PAM_WRAPPER_LIB="$wrapper" OATHTOOL="${oathtool:-oathtool}" MZ_MODULE="$module" \
-    LD_PRELOAD="$wrapper" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/services" \
+    MZ_YKSHIM="$shim" LD_PRELOAD="$wrapper:$shim" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$work/services" \
     valgrind --tool=memcheck --leak-check=full --errors-for-leak-kinds=definite \
     --show-leak-kinds=definite --error-exitcode=1 --trace-children=no \
     --child-silent-after-fork=no --keep-debuginfo=yes --num-callers=30 \
