@@ -364,10 +364,7 @@ int cmd_add(struct enroll *en, int argc, char **argv)
     int status = parse_add(en, argc, argv, &o);
     if (status == EXIT_DONE && o.yubikey) {
         struct key_request r = {"add", o.key_only ? NULL : &o.staff, o.program, false, o.s.json};
-        status = enroll_key(en, o.staff.login, &r);
-        if (status == EXIT_DONE && !o.key_only && !o.s.json)
-            printf(_("Enrolled %s (%s).\n"), o.staff.login, o.staff.name);
-        return status;
+        return enroll_key(en, o.staff.login, &r);
     }
     if (status == EXIT_DONE)
         status = make_secret("add", &o.s, &n);

@@ -32,8 +32,8 @@ static int check_user(struct enroll *en, const char *login, const struct key_req
     if (r->staff != NULL) {
         if (rc == MZ_OK && !*reenrol)
             return enroll_usage(r->command,
-                                _("%s is enrolled already: to add a YubiKey, give only USER, "
-                                  "--method yubikey and --program"),
+                                _("%s is enrolled already: to add a YubiKey, give only USER and "
+                                  "--method yubikey [--program]"),
                                 login);
         return EXIT_DONE;
     }
@@ -42,17 +42,16 @@ static int check_user(struct enroll *en, const char *login, const struct key_req
     if (existing.status != MZ_STAFF_ACTIVE)
         return enroll_usage(r->command, _("%s is %s: enrol again with add"), login,
                             mz_staff_status_name(existing.status));
-    struct mz_hw_cred hw;
-    bool has_key, can_type;
-    rc = mz_store_factors(en->st, login, en->now, &hw, &has_key, &can_type, &e);
+    struct mz_factors f;
+    rc = mz_store_factors(en->st, login, en->now, &f, &e);
     if (rc != MZ_OK)
         return enroll_fail(rc, &e);
-    if (has_key && !r->replace)
+    if (f.has_hwkey && !r->replace)
         return enroll_usage(r->command,
                             _("%s has a YubiKey already (serial %u): replace it with reset "
                               "USER --method yubikey"),
-                            login, (unsigned)hw.serial);
-    if (!has_key && r->replace)
+                            login, (unsigned)f.hw.serial);
+    if (!f.has_hwkey && r->replace)
         return enroll_usage(r->command,
                             _("%s has no YubiKey: add one with add USER --method yubikey"), login);
     return EXIT_DONE;
@@ -118,6 +117,8 @@ static void print_key(const char *login, const struct key_request *r, const stru
                       const char (*codes)[MZ_CODE_TEXT], unsigned ncodes)
 {
     if (!r->json) {
+        if (r->staff != NULL)
+            printf(_("Enrolled %s (%s).\n"), login, r->staff->name);
         printf(_("YubiKey serial %u (slot %u) enrolled for %s.\n"), (unsigned)cred->serial,
                cred->slot, login);
         enroll_print_codes(codes, ncodes);

@@ -482,27 +482,29 @@ static int load_hwkey(struct mz_store *st, const char *login, struct mz_hw_cred 
     return rc;
 }
 
-int mz_store_factors(struct mz_store *st, const char *login, int64_t now, struct mz_hw_cred *hw,
-                     bool *has_hwkey, bool *can_type_code, mz_err *e)
+int mz_store_factors(struct mz_store *st, const char *login, int64_t now, struct mz_factors *out,
+                     mz_err *e)
 {
-    *can_type_code = false;
-    int rc = load_hwkey(st, login, hw, has_hwkey, e);
+    memset(out, 0, sizeof(*out));
+    int rc = load_hwkey(st, login, &out->hw, &out->has_hwkey, e);
     if (rc != MZ_OK)
         return rc;
     sqlite3_stmt *q;
     rc = prepare(st,
                  "SELECT EXISTS (SELECT 1 FROM credentials WHERE login = ?1 AND method = 'totp'"
-                 " AND status = 'active') OR EXISTS (SELECT 1 FROM codes WHERE login = ?1"
+                 " AND status = 'active'), EXISTS (SELECT 1 FROM codes WHERE login = ?1"
                  " AND used_at = 0 AND voided_at = 0 AND (expires_at = 0 OR expires_at > ?2))",
                  &q, e);
     if (rc != MZ_OK)
         return rc;
     sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, now);
-    if (sqlite3_step(q) == SQLITE_ROW)
-        *can_type_code = sqlite3_column_int(q, 0) == 1;
-    else
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        out->has_totp = sqlite3_column_int(q, 0) == 1;
+        out->has_codes = sqlite3_column_int(q, 1) == 1;
+    } else {
         rc = db_fail(st, e, _("cannot read the credentials"));
+    }
     sqlite3_finalize(q);
     return rc;
 }

@@ -70,11 +70,15 @@ int mz_store_add_totp(struct mz_store *st, const struct mz_keys *keys, const cha
 int mz_store_add_hwkey(struct mz_store *st, const char *login, const struct mz_hw_cred *hw,
                        int64_t now, const char *actor, mz_err *e);
 
-/* What LOGIN can log in with, read before any hardware is touched: the active key
- * credential (*HAS_HWKEY), and whether a typed code could be accepted instead (an
- * active TOTP credential or an unused, unexpired one-time code). */
-int mz_store_factors(struct mz_store *st, const char *login, int64_t now, struct mz_hw_cred *hw,
-                     bool *has_hwkey, bool *can_type_code, mz_err *e);
+/* What LOGIN can log in with, read before any hardware is touched. */
+struct mz_factors {
+    bool has_hwkey;
+    struct mz_hw_cred hw; /* the active key credential, when has_hwkey */
+    bool has_totp;        /* an active TOTP credential */
+    bool has_codes;       /* an unused, unexpired recovery or emergency code */
+};
+int mz_store_factors(struct mz_store *st, const char *login, int64_t now, struct mz_factors *out,
+                     mz_err *e);
 
 /* Everything the decision needs about LOGIN: its active TOTP credential (decrypted into
  * REC), its active key credential, its one-time codes and its login state. MZ_ERR_NOUSER if LOGIN

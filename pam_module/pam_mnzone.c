@@ -303,10 +303,11 @@ static void touch_prompt(void *arg, bool again)
         l->conv_failed = true;
 }
 
-/* The YubiKey login of a user with key credential HW. *FALL_BACK is set (and nothing
- * else done) when no key is plugged in but the user can type a code instead. */
+/* The YubiKey login of a user with the key credential FA->hw. *FALL_BACK is set (and
+ * nothing else done) when no key is plugged in but the user can type a code instead:
+ * a TOTP code, or (told so first) a recovery or emergency code. */
 static int key_login(struct login *l, struct mz_store *st, const struct mz_keys *keys,
-                     const struct mz_hw_cred *hw, bool can_type_code, bool *fall_back)
+                     const struct mz_factors *fa, bool *fall_back)
 {
     const struct mz_hwkey_ops *ops = mz_ykpers_ops();
     struct mz_hw_device *dev = NULL;
@@ -316,14 +317,18 @@ static int key_login(struct login *l, struct mz_store *st, const struct mz_keys 
     *fall_back = false;
     l->attempt.method = "yubikey";
     int hrc = ops->open(&dev, &e);
-    if (hrc == MZ_HW_NO_KEY && can_type_code) {
+    if (hrc == MZ_HW_NO_KEY && (fa->has_totp || fa->has_codes)) {
+        if (!fa->has_totp && say(l, PAM_TEXT_INFO,
+                                 _("No YubiKey found. Insert it and log in again, or enter a "
+                                   "recovery or emergency code.")) != PAM_SUCCESS)
+            return key_denial(l, st, keys, "conversation failed", NULL, PAM_CONV_ERR);
         l->attempt.method = NULL;
         *fall_back = true;
         return PAM_SUCCESS;
     }
     if (hrc == MZ_HW_OK) {
         struct mz_hw_prompt prompt = {touch_prompt, l};
-        hrc = mz_hw_exchange(ops, dev, keys, hw, l->cfg.hwkey_touch, &prompt, &ans, &e);
+        hrc = mz_hw_exchange(ops, dev, keys, &fa->hw, l->cfg.hwkey_touch, &prompt, &ans, &e);
         ops->close(dev);
     }
     if (hrc != MZ_HW_OK && hrc != MZ_HW_NO_KEY)
@@ -414,18 +419,17 @@ static int authenticate(struct login *l, struct mz_store *st)
         goto done;
     }
 
-    struct mz_hw_cred hw;
-    bool has_hwkey, can_type_code, fall_back = true;
-    if (mz_store_factors(st, l->user, l->attempt.now, &hw, &has_hwkey, &can_type_code, &e) !=
-        MZ_OK) {
+    struct mz_factors fa;
+    bool fall_back = true;
+    if (mz_store_factors(st, l->user, l->attempt.now, &fa, &e) != MZ_OK) {
         pam_syslog(l->pamh, LOG_ERR, "store: %s", e.msg);
         log_attempt(l, "error", "store unreadable");
         rc = PAM_AUTHINFO_UNAVAIL;
         goto done;
     }
-    if (has_hwkey) {
-        rc = key_login(l, st, &keys, &hw, can_type_code, &fall_back);
-        mz_zero_object(&hw);
+    if (fa.has_hwkey) {
+        rc = key_login(l, st, &keys, &fa, &fall_back);
+        mz_zero_object(&fa.hw);
         if (!fall_back)
             goto done;
     }
@@ -435,6 +439,13 @@ static int authenticate(struct login *l, struct mz_store *st)
     if (rc != PAM_SUCCESS) {
         mz_auth_record(st, &keys, &l->attempt, "auth", "failure", "conversation failed", &e);
         log_attempt(l, "failure", "conversation failed");
+        goto done;
+    }
+    if (fa.has_hwkey && !fa.has_totp && input[0] == '\0') {
+        /* no key, and no one-time code typed either: the key was forgotten */
+        mz_free_string(input);
+        rc = key_denial(l, st, &keys, "no YubiKey plugged in",
+                        _("Insert your YubiKey, then log in again."), PAM_AUTH_ERR);
         goto done;
     }
     l->attempt.now = (int64_t)time(NULL); /* the user may have taken a while */

@@ -2065,6 +2065,373 @@ static void test_other_users_code_refused(void **state)
     expect_last_audit_method(f, "recovery");
 }
 
+/* ---- YubiKey: the real libykpers against the emulated key of tests/yubikey ---- */
+
+/* The emulated key's state file for this test (MZ_YKSHIM_STATE, read by the shim that
+ * run-pam-tests preloads), written whole with LINES. */
+static void key_state(const struct fx *f, const char *lines)
+{
+    char path[PATH_LEN], tmp[PATH_LEN + 8];
+    path_in(f, "key.state", path);
+    snprintf(tmp, sizeof(tmp), "%s.new", path);
+    write_file(tmp, lines, 0600);
+    assert_int_equal(rename(tmp, path), 0);
+    setenv("MZ_YKSHIM_STATE", path, 1);
+}
+
+/* One value of the emulated key's state into BUF ("" if missing). */
+static void key_get(const struct fx *f, const char *name, char *buf, size_t len)
+{
+    char path[PATH_LEN], line[512];
+    size_t n = strlen(name);
+    path_in(f, "key.state", path);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    buf[0] = '\0';
+    while (fgets(line, sizeof(line), fp) != NULL)
+        if (strncmp(line, name, n) == 0 && line[n] == '=')
+            snprintf(buf, len, "%.*s", (int)strcspn(line + n + 1, "\n"), line + n + 1);
+    fclose(fp);
+}
+
+static long key_get_long(const struct fx *f, const char *name)
+{
+    char v[64];
+    key_get(f, name, v, sizeof(v));
+    return strtol(v, NULL, 10);
+}
+
+/* Changes one value of the state, keeping the rest. */
+static void key_set(const struct fx *f, const char *name, const char *value)
+{
+    static const char *const keys[] = {"present",    "serial",       "slot2", "slot2_touch",
+                                       "slot2_lt64", "touch",        "fail",  "replay",
+                                       "challenges", "last_response"};
+    char text[2048] = "", v[256], line[320];
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (strcmp(keys[i], name) == 0)
+            snprintf(v, sizeof(v), "%s", value);
+        else
+            key_get(f, keys[i], v, sizeof(v));
+        snprintf(line, sizeof(line), "%s=%s\n", keys[i], v);
+        strncat(text, line, sizeof(text) - strlen(text) - 1);
+    }
+    key_state(f, text);
+}
+
+/* Runs mnzone-enroll (the built tool) with the fixture's configuration and ARGS, with
+ * the emulated key but not pam_wrapper; returns its exit status. */
+static int run_tool(const struct fx *f, const char *args)
+{
+    const char *builddir = getenv("MZ_BUILDDIR"), *shim = getenv("MZ_YKSHIM");
+    char cmd[2048];
+    assert_non_null(builddir);
+    assert_non_null(shim);
+    int n = snprintf(cmd, sizeof(cmd),
+                     "env -u PAM_WRAPPER -u PAM_WRAPPER_SERVICE_DIR LD_PRELOAD='%s' "
+                     "'%s/enroll/mnzone-enroll' --config '%s' %s </dev/null >'%s/tool.out' 2>&1",
+                     shim, builddir, f->conf, args, f->dir);
+    assert_true(n > 0 && (size_t)n < sizeof(cmd));
+    int status = system(cmd);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* Enrols LOGIN with a fresh emulated key (serial 4711001), programmed by the tool:
+ * `add LOGIN [STAFF] --method yubikey --program`. */
+static void enrol_key(const struct fx *f, const char *login, const char *staff)
+{
+    char args[256];
+    key_state(f, "present=1\nserial=4711001\n");
+    snprintf(args, sizeof(args), "add %s %s --method yubikey --program", login, staff);
+    int status = run_tool(f, args);
+    if (status != 0) {
+        char out[PATH_LEN + 32];
+        snprintf(out, sizeof(out), "cat '%s/tool.out' >&2", f->dir);
+        assert_int_equal(system(out), 0);
+    }
+    assert_int_equal(status, 0);
+}
+
+#define HEX_CHALLENGE 256
+static void stored_challenge(const struct fx *f, const char *login, char buf[HEX_CHALLENGE])
+{
+    size_t len = HEX_CHALLENGE;
+    buf[0] = '\0';
+    sql_text(f,
+             "SELECT hex(hw_challenge) FROM credentials WHERE login = ?1 AND method = 'yubikey'"
+             " AND status = 'active'",
+             login, buf, len);
+    assert_true(strlen(buf) > 100);
+}
+
+#define KATE "--staff-id K-0001 --name 'Key Kate'"
+
+static void test_key_login(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char first[HEX_CHALLENGE], second[HEX_CHALLENGE];
+    service_args(f, "");
+    enrol_key(f, "kate", KATE);
+    stored_challenge(f, "kate", first);
+    long asked = key_get_long(f, "challenges");
+
+    run_auth(f, "kate", "", &r);
+    expect_rc(&r, PAM_SUCCESS);
+    assert_string_equal(r.info[0], "Touch your YubiKey.");
+    assert_string_equal(r.info[1], "Touch your YubiKey again.");
+    assert_string_equal(r.info[2], "This is your first login with mnzone.");
+    assert_int_equal(key_get_long(f, "challenges"), asked + 2);
+    expect_last_audit(f, "success accepted");
+    expect_last_audit_method(f, "yubikey");
+    expect_log(&r, "user=kate service=");
+    expect_log(&r, "result=success reason=accepted");
+    stored_challenge(f, "kate", second);
+    assert_string_not_equal(first, second); /* rotated, and committed */
+
+    run_auth(f, "kate", "", &r);
+    expect_rc(&r, PAM_SUCCESS);
+    assert_true(strncmp(r.info[2], "Last login: ", 12) == 0);
+    run_account(f, "kate", &r);
+    expect_rc(&r, PAM_SUCCESS);
+}
+
+static void test_key_other_serial(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char first[HEX_CHALLENGE], after[HEX_CHALLENGE];
+    service_args(f, "");
+    enrol_key(f, "kate", KATE);
+    stored_challenge(f, "kate", first);
+    key_set(f, "serial", "4711999");
+    long asked = key_get_long(f, "challenges");
+    take(f, "kate", &before);
+    run_auth(f, "kate", "", &r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    assert_string_equal(r.err[0], "This YubiKey is not yours. Use the key you were given.");
+    expect_counted_failure(f, "kate", &before, "another YubiKey");
+    expect_log(&r, "result=failure reason=another YubiKey");
+    assert_int_equal(key_get_long(f, "challenges"), asked); /* nothing was asked of it */
+    stored_challenge(f, "kate", after);
+    assert_string_equal(first, after);
+}
+
+/* The first recovery code the tool printed in its last run. */
+static void tool_recovery_code(const struct fx *f, char code[MZ_CODE_TEXT])
+{
+    char path[PATH_LEN], line[256];
+    path_in(f, "tool.out", path);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    code[0] = '\0';
+    while (code[0] == '\0' && fgets(line, sizeof(line), fp) != NULL)
+        if (sscanf(line, " 1. %19s", code) != 1)
+            code[0] = '\0';
+    fclose(fp);
+    assert_int_equal(strlen(code), 19);
+}
+
+static void test_key_removed(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char code[CODE_LEN], recovery[MZ_CODE_TEXT];
+    service_args(f, "");
+    enrol_key(f, "kate", KATE);
+    tool_recovery_code(f, recovery);
+    key_set(f, "present", "0");
+
+    /* kate has a key and recovery codes: she is told, and may type a code */
+    take(f, "kate", &before);
+    run_auth(f, "kate", "", &r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    assert_string_equal(
+        r.info[0],
+        "No YubiKey found. Insert it and log in again, or enter a recovery or emergency code.");
+    assert_string_equal(r.err[0], "Insert your YubiKey, then log in again.");
+    expect_uncounted_failure(f, "kate", &before, "no YubiKey plugged in");
+    expect_log(&r, "result=failure reason=no YubiKey plugged in");
+    run_auth(f, "kate", recovery, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    expect_last_audit_method(f, "recovery");
+
+    /* with no code left to type, no prompt at all */
+    sql_exec(f, "UPDATE codes SET voided_at = 1 WHERE login = 'kate'");
+    take(f, "kate", &before);
+    run_auth(f, "kate", "123456", &r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    assert_string_equal(r.info[0], "");
+    assert_string_equal(r.err[0], "Insert your YubiKey, then log in again.");
+    expect_uncounted_failure(f, "kate", &before, "no YubiKey plugged in");
+
+    /* alice has TOTP and a key: without the key she is asked for a code, silently */
+    enrol_key(f, "alice", "");
+    key_set(f, "present", "0");
+    code_at("alice", fresh_now(), code);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    assert_string_equal(r.info[0], "This is your first login with mnzone.");
+    expect_last_audit_method(f, "totp");
+    /* and with the key plugged in, the key is used */
+    key_set(f, "present", "1");
+    run_auth(f, "alice", "", &r);
+    expect_rc(&r, PAM_SUCCESS);
+    expect_last_audit_method(f, "yubikey");
+}
+
+static void test_key_touch_timeout(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char first[HEX_CHALLENGE], after[HEX_CHALLENGE];
+    service_args(f, "");
+    enrol_key(f, "kate", KATE);
+    stored_challenge(f, "kate", first);
+    key_set(f, "touch", "never");
+    take(f, "kate", &before);
+    run_auth(f, "kate", "", &r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    assert_string_equal(r.info[0], "Touch your YubiKey."); /* told before the key blocked */
+    assert_string_equal(
+        r.err[0], "The YubiKey was not touched in time. Log in again and touch it when asked.");
+    expect_uncounted_failure(f, "kate", &before, "YubiKey not touched in time");
+    stored_challenge(f, "kate", after);
+    assert_string_equal(first, after);
+
+    key_set(f, "touch", "pending:3"); /* touched after a while: fine */
+    run_auth(f, "kate", "", &r);
+    expect_rc(&r, PAM_SUCCESS);
+}
+
+static void test_key_replayed_response(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char used[64];
+    service_args(f, "");
+    enrol_key(f, "kate", KATE);
+    key_get(f, "last_response", used, sizeof(used)); /* to the challenge of the first login */
+    run_auth(f, "kate", "", &r);
+    expect_rc(&r, PAM_SUCCESS);
+
+    /* a device that answers with that response, already used */
+    key_set(f, "last_response", used);
+    key_set(f, "replay", "1");
+    take(f, "kate", &before);
+    run_auth(f, "kate", "", &r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    assert_string_equal(r.err[0],
+                        "The YubiKey gave a wrong answer. Ask your administrator to check it.");
+    expect_counted_failure(f, "kate", &before, "wrong YubiKey response");
+    expect_secret_kept(f, &r, used);
+}
+
+static void test_key_rotation_failure(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char first[HEX_CHALLENGE], after[HEX_CHALLENGE], fail[32];
+    service_args(f, "");
+    enrol_key(f, "kate", KATE);
+    stored_challenge(f, "kate", first);
+    /* the stored challenge is answered, the next one fails at the USB level */
+    snprintf(fail, sizeof(fail), "challenge:%ld", key_get_long(f, "challenges") + 2);
+    key_set(f, "fail", fail);
+    take(f, "kate", &before);
+    run_auth(f, "kate", "", &r);
+    expect_rc(&r, PAM_AUTHINFO_UNAVAIL);
+    assert_string_equal(r.err[0],
+                        "The YubiKey cannot be read. Plug it in again, then log in again.");
+    expect_uncounted_failure(f, "kate", &before, "YubiKey error at the next challenge");
+    stored_challenge(f, "kate", after);
+    assert_string_equal(first, after);
+
+    key_set(f, "fail", "none"); /* nothing was lost: the next login works */
+    run_auth(f, "kate", "", &r);
+    expect_rc(&r, PAM_SUCCESS);
+}
+
+static void test_key_rotation_not_committed(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char first[HEX_CHALLENGE], after[HEX_CHALLENGE];
+    service_args(f, "");
+    enrol_key(f, "kate", KATE);
+    stored_challenge(f, "kate", first);
+    sql_exec(f, "CREATE TRIGGER no_rotation BEFORE UPDATE OF hw_challenge ON credentials"
+                " BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
+    run_auth(f, "kate", "", &r);
+    expect_rc(&r, PAM_SYSTEM_ERR);
+    assert_string_equal(r.err[0],
+                        "Login is not possible now (system error). Contact your administrator.");
+    expect_log(&r, "cannot store the next challenge");
+    sql_exec(f, "DROP TRIGGER no_rotation");
+    stored_challenge(f, "kate", after);
+    assert_string_equal(first, after);
+    assert_int_equal(sql_int(f,
+                             "SELECT count(*) FROM audit WHERE result = 'success' AND"
+                             " event = 'auth'",
+                             NULL, -1),
+                     0);
+}
+
+static void test_key_usb_error(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    service_args(f, "");
+    enrol_key(f, "kate", KATE);
+    key_set(f, "fail", "open");
+    take(f, "kate", &before);
+    run_auth(f, "kate", "", &r);
+    expect_rc(&r, PAM_AUTHINFO_UNAVAIL);
+    expect_uncounted_failure(f, "kate", &before, "YubiKey error");
+    expect_log(&r, "yubikey: ");
+}
+
+static void test_key_revoked(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    service_args(f, "");
+    enrol_key(f, "kate", KATE);
+    assert_int_equal(run_tool(f, "revoke kate --reason lost"), 0);
+    long asked = key_get_long(f, "challenges");
+    run_auth(f, "kate", "", &r);
+    expect_refused(&r);
+    expect_rc(&r, PAM_USER_UNKNOWN);
+    assert_int_equal(key_get_long(f, "challenges"), asked);
+    run_account(f, "kate", &r);
+    expect_rc(&r, PAM_PERM_DENIED);
+}
+
+static void test_key_conversation_fails(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char first[HEX_CHALLENGE], after[HEX_CHALLENGE];
+    service_args(f, "");
+    enrol_key(f, "kate", KATE);
+    stored_challenge(f, "kate", first);
+    take(f, "kate", &before);
+    run_conv(f, "kate", conv_error, NULL, &r);
+    expect_refused(&r);
+    expect_rc(&r, PAM_CONV_ERR);
+    expect_uncounted_failure(f, "kate", &before, "conversation failed");
+    stored_challenge(f, "kate", after);
+    assert_string_equal(first, after);
+}
+
 /* ---- main ---- */
 
 static int group_setup(void **state)
@@ -2156,6 +2523,16 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_voided_code_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_users_code_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_login, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_other_serial, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_removed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_touch_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_replayed_response, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_rotation_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_rotation_not_committed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_usb_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_revoked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_conversation_fails, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }

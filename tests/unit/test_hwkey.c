@@ -99,12 +99,11 @@ static enum mz_outcome login_with_key(struct fx *f, const char *login, int64_t n
 
 static void stored_challenge(struct fx *f, const char *login, uint8_t chal[MZ_HW_CHALLENGE_LEN])
 {
-    struct mz_hw_cred hw;
-    bool has, can_type;
+    struct mz_factors fa;
     mz_err e = {""};
-    assert_int_equal(mz_store_factors(f->st, login, T0, &hw, &has, &can_type, &e), MZ_OK);
-    assert_true(has);
-    memcpy(chal, hw.challenge, MZ_HW_CHALLENGE_LEN);
+    assert_int_equal(mz_store_factors(f->st, login, T0, &fa, &e), MZ_OK);
+    assert_true(fa.has_hwkey);
+    memcpy(chal, fa.hw.challenge, MZ_HW_CHALLENGE_LEN);
 }
 
 static void test_challenge_never_ends_in_padding(void **state)
@@ -420,40 +419,47 @@ static void test_decide_hwkey_pure(void **state)
 static void test_factors_for_fallback(void **state)
 {
     struct fx *f = *state;
-    struct mz_hw_cred cred, hw;
-    bool has, can_type;
+    struct mz_hw_cred cred;
+    struct mz_factors fa;
     mz_err e = {""};
     enrol_key(f, "taro", "A-001", false, &cred);
-    assert_int_equal(mz_store_factors(f->st, "taro", T0, &hw, &has, &can_type, &e), MZ_OK);
-    assert_true(has);
-    assert_false(can_type); /* a key only: nothing to type instead */
+    assert_int_equal(mz_store_factors(f->st, "taro", T0, &fa, &e), MZ_OK);
+    assert_true(fa.has_hwkey);
+    assert_false(fa.has_totp); /* a key only: nothing to type instead */
+    assert_false(fa.has_codes);
+    assert_int_equal(fa.hw.serial, SERIAL);
     uint8_t secret[MZ_SECRET_BYTES] = {1, 2, 3};
     assert_int_equal(
         mz_store_add_totp(f->st, &f->keys, "taro", secret, sizeof(secret), -1, T0, "admin", &e),
         MZ_OK);
-    assert_int_equal(mz_store_factors(f->st, "taro", T0, &hw, &has, &can_type, &e), MZ_OK);
-    assert_true(has);
-    assert_true(can_type);
-    assert_int_equal(hw.serial, SERIAL);
+    struct mz_code_entry code = {.expires_at = T0 + 60};
+    assert_int_equal(
+        mz_admin_add_code(f->st, "taro", "emergency", &code, "admin", "forgot", T0, &e), MZ_OK);
+    assert_int_equal(mz_store_factors(f->st, "taro", T0, &fa, &e), MZ_OK);
+    assert_true(fa.has_hwkey);
+    assert_true(fa.has_totp);
+    assert_true(fa.has_codes);
+    assert_int_equal(mz_store_factors(f->st, "taro", T0 + 61, &fa, &e), MZ_OK);
+    assert_false(fa.has_codes); /* the emergency code has expired */
     /* a revoked key is no key */
     int n = 0;
     assert_int_equal(mz_admin_revoke_method(f->st, "taro", "yubikey", "admin", "lost", T0, &n, &e),
                      MZ_OK);
     assert_int_equal(n, 1);
-    assert_int_equal(mz_store_factors(f->st, "taro", T0, &hw, &has, &can_type, &e), MZ_OK);
-    assert_false(has);
+    assert_int_equal(mz_store_factors(f->st, "taro", T0, &fa, &e), MZ_OK);
+    assert_false(fa.has_hwkey);
 }
 
 static void test_damaged_credential_is_an_error(void **state)
 {
     struct fx *f = *state;
-    struct mz_hw_cred cred, hw;
-    bool has, can_type;
+    struct mz_hw_cred cred;
+    struct mz_factors fa;
     mz_err e = {""};
     enrol_key(f, "taro", "A-001", false, &cred);
     mzt_exec(f->st, "UPDATE credentials SET hw_challenge = x'00'");
-    assert_int_equal(mz_store_factors(f->st, "taro", T0, &hw, &has, &can_type, &e), MZ_ERR_STORE);
-    assert_false(has);
+    assert_int_equal(mz_store_factors(f->st, "taro", T0, &fa, &e), MZ_ERR_STORE);
+    assert_false(fa.has_hwkey);
 }
 
 int main(void)
