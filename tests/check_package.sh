@@ -165,7 +165,8 @@ else
     skip "overlap: not built"
 fi
 
-# --- 8-9: Depends, from ${shlibs:Depends} ${misc:Depends}
+# --- 8-9: Depends, from ${shlibs:Depends} ${misc:Depends}, and libykpers-1-1, which both
+# load with dlopen (so shlibs cannot see it)
 # has_deps DEB NAME...: prints the names (package name prefixes) Depends lacks.
 has_deps() {
     deb=$1
@@ -176,10 +177,10 @@ has_deps() {
     done
 }
 if [ "$built" = yes ]; then
-    m=$(has_deps "$pam_deb" libc6 libpam0g libpam-runtime liboath libsodium libsqlite3)
+    m=$(has_deps "$pam_deb" libc6 libpam0g libpam-runtime liboath libsodium libsqlite3 libykpers-1-1)
     [ -z "$m" ]
     result $? "libpam-mnzone Depends: $(dpkg-deb -f "$pam_deb" Depends)${m:+ (missing:$m)}"
-    m=$(has_deps "$tool_deb" libc6 liboath libsodium libsqlite3 libqrencode libpng libjson-c libcsv)
+    m=$(has_deps "$tool_deb" libc6 liboath libsodium libsqlite3 libqrencode libpng libjson-c libcsv libykpers-1-1)
     [ -z "$m" ]
     result $? "mnzone-enroll Depends: $(dpkg-deb -f "$tool_deb" Depends)${m:+ (missing:$m)}"
 else
