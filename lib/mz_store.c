@@ -242,6 +242,16 @@ static int prepare(struct mz_store *st, const char *sql, sqlite3_stmt **q, mz_er
     return MZ_OK;
 }
 
+/* prepare() with ?1 bound to LOGIN, as most queries about one staff member begin. */
+static int prepare_login(struct mz_store *st, const char *sql, const char *login, sqlite3_stmt **q,
+                         mz_err *e)
+{
+    int rc = prepare(st, sql, q, e);
+    if (rc == MZ_OK)
+        sqlite3_bind_text(*q, 1, login, -1, SQLITE_STATIC);
+    return rc;
+}
+
 static void copy_text(sqlite3_stmt *q, int col, char *dst, size_t len)
 {
     const unsigned char *t = sqlite3_column_text(q, col);
@@ -317,14 +327,13 @@ static bool lookup_name(const char *const *names, int n, const char *s, int *out
 int mz_store_get_staff(struct mz_store *st, const char *login, struct mz_staff *s, mz_err *e)
 {
     sqlite3_stmt *q;
-    int rc = prepare(st,
-                     "SELECT login, staff_id, full_name, department, employment, valid_until,"
-                     " status, created_at, created_by, updated_at, updated_by"
-                     " FROM staff WHERE login = ?1",
-                     &q, e);
+    int rc = prepare_login(st,
+                           "SELECT login, staff_id, full_name, department, employment, valid_until,"
+                           " status, created_at, created_by, updated_at, updated_by"
+                           " FROM staff WHERE login = ?1",
+                           login, &q, e);
     if (rc != MZ_OK)
         return rc;
-    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
     int step = sqlite3_step(q);
     if (step == SQLITE_ROW) {
         memset(s, 0, sizeof(*s));
@@ -385,14 +394,13 @@ int mz_store_add_totp(struct mz_store *st, const struct mz_keys *keys, const cha
 int mz_store_load_state(struct mz_store *st, const char *login, struct mz_record *rec, mz_err *e)
 {
     sqlite3_stmt *q;
-    int rc = prepare(st,
-                     "SELECT failures, locked_until, last_success_at, last_failure_at,"
-                     " failures_since_success, last_success_host, last_success_service"
-                     " FROM login_state WHERE login = ?1",
-                     &q, e);
+    int rc = prepare_login(st,
+                           "SELECT failures, locked_until, last_success_at, last_failure_at,"
+                           " failures_since_success, last_success_host, last_success_service"
+                           " FROM login_state WHERE login = ?1",
+                           login, &q, e);
     if (rc != MZ_OK)
         return rc;
-    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
     int step = sqlite3_step(q);
     rec->failures = rec->failures_since_success = 0; /* no row: a fresh state */
     rec->locked_until = rec->last_success_at = rec->last_failure_at = 0;
@@ -416,13 +424,12 @@ int mz_store_load_state(struct mz_store *st, const char *login, struct mz_record
 static int load_codes(struct mz_store *st, const char *login, struct mz_record *rec, mz_err *e)
 {
     sqlite3_stmt *q;
-    int rc = prepare(st,
-                     "SELECT id, kind, salt, hash, expires_at FROM codes WHERE login = ?1"
-                     " AND used_at = 0 AND voided_at = 0 ORDER BY id DESC LIMIT ?2",
-                     &q, e);
+    int rc = prepare_login(st,
+                           "SELECT id, kind, salt, hash, expires_at FROM codes WHERE login = ?1"
+                           " AND used_at = 0 AND voided_at = 0 ORDER BY id DESC LIMIT ?2",
+                           login, &q, e);
     if (rc != MZ_OK)
         return rc;
-    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
     sqlite3_bind_int(q, 2, MZ_MAX_CODES);
     int step;
     rec->ncodes = 0;
@@ -453,14 +460,13 @@ static int load_hwkey(struct mz_store *st, const char *login, struct mz_hw_cred 
     sqlite3_stmt *q;
     *found = false;
     memset(hw, 0, sizeof(*hw));
-    int rc = prepare(st,
-                     "SELECT id, hw_serial, hw_slot, hw_challenge, hw_response_hash"
-                     " FROM credentials WHERE login = ?1 AND method = 'yubikey'"
-                     " AND status = 'active' ORDER BY id DESC LIMIT 1",
-                     &q, e);
+    int rc = prepare_login(st,
+                           "SELECT id, hw_serial, hw_slot, hw_challenge, hw_response_hash"
+                           " FROM credentials WHERE login = ?1 AND method = 'yubikey'"
+                           " AND status = 'active' ORDER BY id DESC LIMIT 1",
+                           login, &q, e);
     if (rc != MZ_OK)
         return rc;
-    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
     int step = sqlite3_step(q);
     if (step == SQLITE_ROW) {
         if (sqlite3_column_bytes(q, 3) != MZ_HW_CHALLENGE_LEN ||
@@ -490,14 +496,14 @@ int mz_store_factors(struct mz_store *st, const char *login, int64_t now, struct
     if (rc != MZ_OK)
         return rc;
     sqlite3_stmt *q;
-    rc = prepare(st,
-                 "SELECT EXISTS (SELECT 1 FROM credentials WHERE login = ?1 AND method = 'totp'"
-                 " AND status = 'active'), EXISTS (SELECT 1 FROM codes WHERE login = ?1"
-                 " AND used_at = 0 AND voided_at = 0 AND (expires_at = 0 OR expires_at > ?2))",
-                 &q, e);
+    rc = prepare_login(
+        st,
+        "SELECT EXISTS (SELECT 1 FROM credentials WHERE login = ?1 AND method = 'totp'"
+        " AND status = 'active'), EXISTS (SELECT 1 FROM codes WHERE login = ?1"
+        " AND used_at = 0 AND voided_at = 0 AND (expires_at = 0 OR expires_at > ?2))",
+        login, &q, e);
     if (rc != MZ_OK)
         return rc;
-    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, now);
     if (sqlite3_step(q) == SQLITE_ROW) {
         out->has_totp = sqlite3_column_int(q, 0) == 1;
@@ -513,14 +519,14 @@ int mz_store_add_hwkey(struct mz_store *st, const char *login, const struct mz_h
                        int64_t now, const char *actor, mz_err *e)
 {
     sqlite3_stmt *q;
-    int rc = prepare(st,
-                     "INSERT INTO credentials (login, method, hw_serial, hw_slot, hw_challenge,"
-                     " hw_response_hash, status, created_at, created_by)"
-                     " VALUES (?1, 'yubikey', ?2, ?3, ?4, ?5, 'active', ?6, ?7)",
-                     &q, e);
+    int rc =
+        prepare_login(st,
+                      "INSERT INTO credentials (login, method, hw_serial, hw_slot, hw_challenge,"
+                      " hw_response_hash, status, created_at, created_by)"
+                      " VALUES (?1, 'yubikey', ?2, ?3, ?4, ?5, 'active', ?6, ?7)",
+                      login, &q, e);
     if (rc != MZ_OK)
         return rc;
-    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, hw->serial);
     sqlite3_bind_int(q, 3, (int)hw->slot);
     sqlite3_bind_blob(q, 4, hw->challenge, MZ_HW_CHALLENGE_LEN, SQLITE_STATIC);
@@ -562,15 +568,15 @@ int mz_store_load_record(struct mz_store *st, const struct mz_keys *keys, const 
     *cred_id = 0;
 
     sqlite3_stmt *q;
-    int rc = prepare(st,
-                     "SELECT s.status, c.id, c.secret, c.last_step, s.valid_until FROM staff s"
-                     " LEFT JOIN credentials c ON c.login = s.login AND c.method = 'totp'"
-                     " AND c.status = 'active'"
-                     " WHERE s.login = ?1 ORDER BY c.id DESC LIMIT 1",
-                     &q, e);
+    int rc =
+        prepare_login(st,
+                      "SELECT s.status, c.id, c.secret, c.last_step, s.valid_until FROM staff s"
+                      " LEFT JOIN credentials c ON c.login = s.login AND c.method = 'totp'"
+                      " AND c.status = 'active'"
+                      " WHERE s.login = ?1 ORDER BY c.id DESC LIMIT 1",
+                      login, &q, e);
     if (rc != MZ_OK)
         return rc;
-    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
     int step = sqlite3_step(q);
     if (step == SQLITE_DONE) {
         rc = mz_fail(e, MZ_ERR_NOUSER, _("%s: not enrolled"), login);
@@ -618,19 +624,19 @@ int mz_store_save_record(struct mz_store *st, const char *login, int64_t cred_id
                          mz_err *e)
 {
     sqlite3_stmt *q;
-    int rc = prepare(st,
-                     "INSERT INTO login_state (login, failures, locked_until, last_success_at,"
-                     " last_failure_at, last_success_host, last_success_service,"
-                     " failures_since_success) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9)"
-                     " ON CONFLICT (login) DO UPDATE SET"
-                     " failures = ?2, locked_until = ?3, last_success_at = ?4,"
-                     " last_failure_at = ?5, failures_since_success = ?9,"
-                     " last_success_host = CASE WHEN ?8 THEN ?6 ELSE last_success_host END,"
-                     " last_success_service = CASE WHEN ?8 THEN ?7 ELSE last_success_service END",
-                     &q, e);
+    int rc =
+        prepare_login(st,
+                      "INSERT INTO login_state (login, failures, locked_until, last_success_at,"
+                      " last_failure_at, last_success_host, last_success_service,"
+                      " failures_since_success) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?9)"
+                      " ON CONFLICT (login) DO UPDATE SET"
+                      " failures = ?2, locked_until = ?3, last_success_at = ?4,"
+                      " last_failure_at = ?5, failures_since_success = ?9,"
+                      " last_success_host = CASE WHEN ?8 THEN ?6 ELSE last_success_host END,"
+                      " last_success_service = CASE WHEN ?8 THEN ?7 ELSE last_success_service END",
+                      login, &q, e);
     if (rc != MZ_OK)
         return rc;
-    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
     sqlite3_bind_int(q, 2, (int)rec->failures);
     sqlite3_bind_int64(q, 3, rec->locked_until);
     sqlite3_bind_int64(q, 4, rec->last_success_at);
@@ -689,14 +695,14 @@ int mz_store_each_credential(struct mz_store *st, const char *login,
                              mz_err *e)
 {
     sqlite3_stmt *q;
-    int rc = prepare(st,
-                     "SELECT id, method, status, created_at, created_by, last_used_at,"
-                     " revoked_at, revoked_by, revoked_why, hw_serial, hw_slot FROM credentials"
-                     " WHERE login = ?1 ORDER BY id",
-                     &q, e);
+    int rc =
+        prepare_login(st,
+                      "SELECT id, method, status, created_at, created_by, last_used_at,"
+                      " revoked_at, revoked_by, revoked_why, hw_serial, hw_slot FROM credentials"
+                      " WHERE login = ?1 ORDER BY id",
+                      login, &q, e);
     if (rc != MZ_OK)
         return rc;
-    sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
     int step;
     while ((step = sqlite3_step(q)) == SQLITE_ROW) {
         struct mz_credential_info c;

@@ -2167,14 +2167,21 @@ static void stored_challenge(const struct fx *f, const char *login, char buf[HEX
 
 #define KATE "--staff-id K-0001 --name 'Key Kate'"
 
+/* The fixture's service, and kate enrolled by the tool with a fresh key; her stored
+ * challenge into FIRST. */
+static void kate_with_key(const struct fx *f, char first[HEX_CHALLENGE])
+{
+    service_args(f, "");
+    enrol_key(f, "kate", KATE);
+    stored_challenge(f, "kate", first);
+}
+
 static void test_key_login(void **state)
 {
     struct fx *f = *state;
     struct result r;
     char first[HEX_CHALLENGE], second[HEX_CHALLENGE];
-    service_args(f, "");
-    enrol_key(f, "kate", KATE);
-    stored_challenge(f, "kate", first);
+    kate_with_key(f, first);
     long asked = key_get_long(f, "challenges");
 
     run_auth(f, "kate", "", &r);
@@ -2203,9 +2210,7 @@ static void test_key_other_serial(void **state)
     struct result r;
     struct snap before;
     char first[HEX_CHALLENGE], after[HEX_CHALLENGE];
-    service_args(f, "");
-    enrol_key(f, "kate", KATE);
-    stored_challenge(f, "kate", first);
+    kate_with_key(f, first);
     key_set(f, "serial", "4711999");
     long asked = key_get_long(f, "challenges");
     take(f, "kate", &before);
@@ -2289,9 +2294,7 @@ static void test_key_touch_timeout(void **state)
     struct result r;
     struct snap before;
     char first[HEX_CHALLENGE], after[HEX_CHALLENGE];
-    service_args(f, "");
-    enrol_key(f, "kate", KATE);
-    stored_challenge(f, "kate", first);
+    kate_with_key(f, first);
     key_set(f, "touch", "never");
     take(f, "kate", &before);
     run_auth(f, "kate", "", &r);
@@ -2338,9 +2341,7 @@ static void test_key_rotation_failure(void **state)
     struct result r;
     struct snap before;
     char first[HEX_CHALLENGE], after[HEX_CHALLENGE], fail[32];
-    service_args(f, "");
-    enrol_key(f, "kate", KATE);
-    stored_challenge(f, "kate", first);
+    kate_with_key(f, first);
     /* the stored challenge is answered, the next one fails at the USB level */
     snprintf(fail, sizeof(fail), "challenge:%ld", key_get_long(f, "challenges") + 2);
     key_set(f, "fail", fail);
@@ -2363,9 +2364,7 @@ static void test_key_rotation_not_committed(void **state)
     struct fx *f = *state;
     struct result r;
     char first[HEX_CHALLENGE], after[HEX_CHALLENGE];
-    service_args(f, "");
-    enrol_key(f, "kate", KATE);
-    stored_challenge(f, "kate", first);
+    kate_with_key(f, first);
     sql_exec(f, "CREATE TRIGGER no_rotation BEFORE UPDATE OF hw_challenge ON credentials"
                 " BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
     run_auth(f, "kate", "", &r);
@@ -2420,9 +2419,7 @@ static void test_key_conversation_fails(void **state)
     struct result r;
     struct snap before;
     char first[HEX_CHALLENGE], after[HEX_CHALLENGE];
-    service_args(f, "");
-    enrol_key(f, "kate", KATE);
-    stored_challenge(f, "kate", first);
+    kate_with_key(f, first);
     take(f, "kate", &before);
     run_conv(f, "kate", conv_error, NULL, &r);
     expect_refused(&r);
