@@ -43,12 +43,13 @@ key_state() { printf '%s\n' "$@" >"$state.new" && mv "$state.new" "$state"; }
 key_get() { sed -n "s/^$1=//p" "$state"; }
 # key_set KEY VALUE: changes one value of the state.
 key_set() { sed "s/^$1=.*/$1=$2/" "$state" >"$state.new" && mv "$state.new" "$state"; }
-# yk ARGS...: the tool with the emulated key.
-yk() { LD_PRELOAD=$shim "$tool" "$@"; }
+# The emulated key in LD_PRELOAD, after ASan's runtime in a sanitizer build.
+asan=$(ldd "$tool" 2>/dev/null | awk '/libasan\.so/ { print $3; exit }')
+preload=${asan:+$asan:}$shim
 # yk_exit NAME CODE ARGS...: expect_exit with the emulated key.
 yk_exit() {
     local name=$1 want=$2; shift 2
-    LD_PRELOAD=$shim "$tool" "$@" >"$work/out" 2>"$work/err" </dev/null
+    LD_PRELOAD=$preload "$tool" "$@" >"$work/out" 2>"$work/err" </dev/null
     local got=$?
     if [ "$got" -eq "$want" ]; then ok "$name (exit $want)"; else
         not_ok "$name: exit $got, expected $want"; sed 's/^/# /' "$work/err"; fi

@@ -2120,10 +2120,13 @@ static void key_set(const struct fx *f, const char *name, const char *value)
 }
 
 /* Runs mnzone-enroll (the built tool) with the fixture's configuration and ARGS, with
- * the emulated key but not pam_wrapper; returns its exit status. */
+ * the emulated key but not pam_wrapper (MZ_TOOL_PRELOAD from run-pam-tests: the shim,
+ * after ASan's runtime in a sanitizer build); returns its exit status. */
 static int run_tool(const struct fx *f, const char *args)
 {
-    const char *builddir = getenv("MZ_BUILDDIR"), *shim = getenv("MZ_YKSHIM");
+    const char *builddir = getenv("MZ_BUILDDIR"), *shim = getenv("MZ_TOOL_PRELOAD");
+    if (shim == NULL)
+        shim = getenv("MZ_YKSHIM");
     char cmd[2048];
     assert_non_null(builddir);
     assert_non_null(shim);
