@@ -18,17 +18,27 @@ void mz_policy_from_config(const struct mz_config *cfg, bool privileged, struct 
     p->keys = NULL;
 }
 
-/* Whether LOGIN is in the store, is active and has an active credential. */
-static int presence(struct mz_store *st, const char *login, int64_t now, bool *known, bool *usable,
+/* What one query tells about LOGIN before an attempt. */
+struct presence {
+    bool known;     /* in the store */
+    bool usable;    /* active, with an active credential or an unused one-time code */
+    bool has_hwkey; /* an active key credential */
+    char valid_until[11];
+};
+
+static int presence(struct mz_store *st, const char *login, int64_t now, struct presence *p,
                     mz_err *e)
 {
     sqlite3 *db = mz_store_db(st);
     sqlite3_stmt *q;
+    memset(p, 0, sizeof(*p));
     if (sqlite3_prepare_v2(db,
                            "SELECT s.status = 'active' AND (EXISTS (SELECT 1 FROM credentials c"
                            " WHERE c.login = s.login AND c.status = 'active') OR EXISTS"
                            " (SELECT 1 FROM codes k WHERE k.login = s.login AND k.used_at = 0"
-                           " AND k.voided_at = 0 AND (k.expires_at = 0 OR k.expires_at > ?2)))"
+                           " AND k.voided_at = 0 AND (k.expires_at = 0 OR k.expires_at > ?2))),"
+                           " EXISTS (SELECT 1 FROM credentials c WHERE c.login = s.login"
+                           " AND c.method = 'yubikey' AND c.status = 'active'), s.valid_until"
                            " FROM staff s WHERE s.login = ?1",
                            -1, &q, NULL) != SQLITE_OK)
         return mz_fail(e, MZ_ERR_STORE, _("cannot read the store: %s"), sqlite3_errmsg(db));
@@ -36,42 +46,44 @@ static int presence(struct mz_store *st, const char *login, int64_t now, bool *k
     sqlite3_bind_int64(q, 2, now);
     int rc = MZ_OK;
     int step = sqlite3_step(q);
-    *known = step == SQLITE_ROW;
-    *usable = *known && sqlite3_column_int(q, 0) == 1;
-    if (step != SQLITE_ROW && step != SQLITE_DONE)
+    if (step == SQLITE_ROW) {
+        const unsigned char *until = sqlite3_column_text(q, 2);
+        p->known = true;
+        p->usable = sqlite3_column_int(q, 0) == 1;
+        p->has_hwkey = sqlite3_column_int(q, 1) == 1;
+        snprintf(p->valid_until, sizeof(p->valid_until), "%s",
+                 until != NULL ? (const char *)until : "");
+    } else if (step != SQLITE_DONE) {
         rc = mz_fail(e, MZ_ERR_STORE, _("cannot read the store: %s"), sqlite3_errmsg(db));
+    }
     sqlite3_finalize(q);
     return rc;
 }
 
-int mz_auth_status(struct mz_store *st, const char *login, int64_t now, enum mz_user_state *state,
-                   int64_t *locked_until, mz_err *e)
+int mz_auth_status(struct mz_store *st, const char *login, int64_t now, struct mz_user_status *out,
+                   mz_err *e)
 {
-    bool known, usable;
+    struct presence p;
     struct mz_record rec;
     memset(&rec, 0, sizeof(rec));
-    *locked_until = 0;
-    int rc = presence(st, login, now, &known, &usable, e);
-    struct mz_staff staff;
-    if (rc == MZ_OK && known)
+    memset(out, 0, sizeof(*out));
+    int rc = presence(st, login, now, &p, e);
+    if (rc == MZ_OK && p.known)
         rc = mz_store_load_state(st, login, &rec, e);
-    if (rc == MZ_OK && known && usable) {
-        rc = mz_store_get_staff(st, login, &staff, e);
-        if (rc == MZ_OK)
-            snprintf(rec.valid_until, sizeof(rec.valid_until), "%s", staff.valid_until);
-    }
     if (rc != MZ_OK)
         return rc;
-    if (!known)
-        *state = MZ_USER_UNKNOWN;
-    else if (!usable)
-        *state = MZ_USER_NO_FACTOR;
+    out->has_hwkey = p.has_hwkey;
+    snprintf(rec.valid_until, sizeof(rec.valid_until), "%s", p.valid_until);
+    if (!p.known)
+        out->state = MZ_USER_UNKNOWN;
+    else if (!p.usable)
+        out->state = MZ_USER_NO_FACTOR;
     else if (mz_is_expired(&rec, now))
-        *state = MZ_USER_EXPIRED;
+        out->state = MZ_USER_EXPIRED;
     else if (mz_is_locked(&rec, now))
-        *state = MZ_USER_LOCKED, *locked_until = rec.locked_until;
+        out->state = MZ_USER_LOCKED, out->locked_until = rec.locked_until;
     else
-        *state = MZ_USER_READY;
+        out->state = MZ_USER_READY;
     return MZ_OK;
 }
 
@@ -136,6 +148,8 @@ static int attempt(const struct mz_config *cfg, struct mz_store *st, const struc
         rc = mz_audit_append(st, keys, &ev, a->now, e);
         goto finish;
     }
+    if (rc == MZ_OK && f->hw != NULL)
+        rc = mz_store_load_hwkey(st, a->user, &before.hw, &before.has_hwkey, e);
     if (rc != MZ_OK)
         goto finish;
 
@@ -214,7 +228,7 @@ int mz_account_check(struct mz_store *st, const char *login, int64_t now,
                      enum mz_account_state *state, mz_err *e)
 {
     struct mz_staff staff;
-    bool known, usable;
+    struct presence p;
     char today[16];
     int rc = mz_store_get_staff(st, login, &staff, e);
     if (rc == MZ_ERR_NOUSER) {
@@ -222,9 +236,9 @@ int mz_account_check(struct mz_store *st, const char *login, int64_t now,
         return MZ_OK;
     }
     if (rc == MZ_OK)
-        rc = presence(st, login, now, &known, &usable, e);
+        rc = presence(st, login, now, &p, e);
     mz_local_date(now, today, sizeof(today));
     if (rc == MZ_OK)
-        *state = mz_account_decide(&staff, usable, today);
+        *state = mz_account_decide(&staff, p.usable, today);
     return rc;
 }

@@ -33,10 +33,16 @@ enum mz_user_state {
 /* The policy of CFG for one user. */
 void mz_policy_from_config(const struct mz_config *cfg, bool privileged, struct mz_policy *policy);
 
-/* Reads, without a transaction, whether LOGIN can attempt at NOW (and until when a
- * lock lasts). */
-int mz_auth_status(struct mz_store *st, const char *login, int64_t now, enum mz_user_state *state,
-                   int64_t *locked_until, mz_err *e);
+struct mz_user_status {
+    enum mz_user_state state;
+    int64_t locked_until; /* when MZ_USER_LOCKED */
+    bool has_hwkey;       /* an active YubiKey credential: see mz_store_factors */
+};
+
+/* Reads, without a transaction, whether LOGIN can attempt at NOW, until when a lock
+ * lasts, and whether LOGIN has a key (so that TOTP logins pay no query for keys). */
+int mz_auth_status(struct mz_store *st, const char *login, int64_t now, struct mz_user_status *out,
+                   mz_err *e);
 
 /* What an accepted attempt tells the user about the previous ones. */
 struct mz_last_login {

@@ -452,10 +452,8 @@ static int load_codes(struct mz_store *st, const char *login, struct mz_record *
     return rc;
 }
 
-/* LOGIN's newest active key credential; *FOUND false when there is none. A row whose
- * challenge or hash has the wrong size is damaged: an error, not a missing key. */
-static int load_hwkey(struct mz_store *st, const char *login, struct mz_hw_cred *hw, bool *found,
-                      mz_err *e)
+int mz_store_load_hwkey(struct mz_store *st, const char *login, struct mz_hw_cred *hw, bool *found,
+                        mz_err *e)
 {
     sqlite3_stmt *q;
     *found = false;
@@ -492,7 +490,7 @@ int mz_store_factors(struct mz_store *st, const char *login, int64_t now, struct
                      mz_err *e)
 {
     memset(out, 0, sizeof(*out));
-    int rc = load_hwkey(st, login, &out->hw, &out->has_hwkey, e);
+    int rc = mz_store_load_hwkey(st, login, &out->hw, &out->has_hwkey, e);
     if (rc != MZ_OK)
         return rc;
     sqlite3_stmt *q;
@@ -610,8 +608,6 @@ int mz_store_load_record(struct mz_store *st, const struct mz_keys *keys, const 
     sqlite3_finalize(q);
     if (rc == MZ_OK && active)
         rc = load_codes(st, login, rec, e);
-    if (rc == MZ_OK && active)
-        rc = load_hwkey(st, login, &rec->hw, &rec->has_hwkey, e);
     if (rc == MZ_OK)
         rc = mz_store_load_state(st, login, rec, e);
     if (rc != MZ_OK)

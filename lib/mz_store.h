@@ -80,8 +80,14 @@ struct mz_factors {
 int mz_store_factors(struct mz_store *st, const char *login, int64_t now, struct mz_factors *out,
                      mz_err *e);
 
-/* Everything the decision needs about LOGIN: its active TOTP credential (decrypted into
- * REC), its active key credential, its one-time codes and its login state. MZ_ERR_NOUSER if LOGIN
+/* LOGIN's newest active key credential; *FOUND false when there is none. A row whose
+ * challenge or hash has the wrong size is damaged: an error, not a missing key. */
+int mz_store_load_hwkey(struct mz_store *st, const char *login, struct mz_hw_cred *hw, bool *found,
+                        mz_err *e);
+
+/* Everything a typed code is decided on about LOGIN: its active TOTP credential
+ * (decrypted into REC), its one-time codes and its login state (not the key
+ * credential: mz_store_load_hwkey, for a key's answer). MZ_ERR_NOUSER if LOGIN
  * is not in the store. *CRED_ID is 0 when there is no usable credential (none, revoked, or the
  * staff member not active). */
 int mz_store_load_record(struct mz_store *st, const struct mz_keys *keys, const char *login,

@@ -369,10 +369,9 @@ static int authenticate(struct login *l, struct mz_store *st)
 {
     mz_err e;
     struct mz_keys keys;
-    enum mz_user_state state;
-    int64_t locked_until;
+    struct mz_user_status status;
 
-    if (mz_auth_status(st, l->user, l->attempt.now, &state, &locked_until, &e) != MZ_OK) {
+    if (mz_auth_status(st, l->user, l->attempt.now, &status, &e) != MZ_OK) {
         pam_syslog(l->pamh, LOG_ERR, "store: %s", e.msg);
         log_attempt(l, "error", "store unreadable");
         return PAM_AUTHINFO_UNAVAIL;
@@ -384,6 +383,7 @@ static int authenticate(struct login *l, struct mz_store *st)
     }
 
     int rc;
+    enum mz_user_state state = status.state;
     if (state == MZ_USER_UNKNOWN && l->cfg.unenrolled == MZ_UNENROLLED_IGNORE) {
         /* Allowed only outside zone mynumber (mz_config_validate); still an audited attempt,
          * and an audit log that cannot be written fails the login. */
@@ -406,7 +406,7 @@ static int authenticate(struct login *l, struct mz_store *st)
         mz_auth_record(st, &keys, &l->attempt, "auth", "failure", reason, &e);
         log_attempt(l, "failure", reason);
         if (state == MZ_USER_LOCKED) {
-            say_locked(l, locked_until);
+            say_locked(l, status.locked_until);
             rc = PAM_MAXTRIES;
         } else if (state == MZ_USER_EXPIRED) {
             say(l, PAM_ERROR_MSG, _("Your access has expired. Ask your administrator."));
@@ -421,7 +421,8 @@ static int authenticate(struct login *l, struct mz_store *st)
 
     struct mz_factors fa;
     bool fall_back = true;
-    if (mz_store_factors(st, l->user, l->attempt.now, &fa, &e) != MZ_OK) {
+    memset(&fa, 0, sizeof(fa)); /* no key: a TOTP login reads nothing more here */
+    if (status.has_hwkey && mz_store_factors(st, l->user, l->attempt.now, &fa, &e) != MZ_OK) {
         pam_syslog(l->pamh, LOG_ERR, "store: %s", e.msg);
         log_attempt(l, "error", "store unreadable");
         rc = PAM_AUTHINFO_UNAVAIL;

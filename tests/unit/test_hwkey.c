@@ -84,13 +84,12 @@ static void attempt_at(struct fx *f, const char *login, const struct mz_hw_answe
 /* The whole login of LOGIN at NOW with the key as it is; returns the verdict. */
 static enum mz_outcome login_with_key(struct fx *f, const char *login, int64_t now)
 {
-    struct mz_record rec;
-    int64_t id;
+    struct mz_factors fa;
     mz_err e = {""};
-    assert_int_equal(mz_store_load_record(f->st, &f->keys, login, &rec, &id, &e), MZ_OK);
-    assert_true(rec.has_hwkey);
+    assert_int_equal(mz_store_factors(f->st, login, now, &fa, &e), MZ_OK);
+    assert_true(fa.has_hwkey);
     struct mz_hw_answer ans;
-    int rc = mz_hw_exchange(soft_key_ops(), open_key(), &f->keys, &rec.hw, false, NULL, &ans, &e);
+    int rc = mz_hw_exchange(soft_key_ops(), open_key(), &f->keys, &fa.hw, false, NULL, &ans, &e);
     assert_int_equal(rc, MZ_HW_OK);
     struct mz_verdict v;
     attempt_at(f, login, &ans, now, &v, MZ_OK);
@@ -301,17 +300,14 @@ static void test_failed_commit_is_no_success(void **state)
 {
     struct fx *f = *state;
     struct mz_hw_cred cred;
-    struct mz_record rec;
     struct mz_hw_answer ans;
     struct mz_verdict v;
-    int64_t id;
     uint8_t before[MZ_HW_CHALLENGE_LEN], after[MZ_HW_CHALLENGE_LEN];
     mz_err e = {""};
     enrol_key(f, "taro", "A-001", false, &cred);
     stored_challenge(f, "taro", before);
-    assert_int_equal(mz_store_load_record(f->st, &f->keys, "taro", &rec, &id, &e), MZ_OK);
     assert_int_equal(
-        mz_hw_exchange(soft_key_ops(), open_key(), &f->keys, &rec.hw, false, NULL, &ans, &e),
+        mz_hw_exchange(soft_key_ops(), open_key(), &f->keys, &cred, false, NULL, &ans, &e),
         MZ_HW_OK);
     mzt_exec(f->st, "CREATE TRIGGER no_rotation BEFORE UPDATE OF hw_challenge ON credentials"
                     " BEGIN SELECT RAISE(ABORT, 'disk full'); END;");
@@ -329,19 +325,16 @@ static void test_answer_to_replaced_challenge_is_stale(void **state)
 {
     struct fx *f = *state;
     struct mz_hw_cred cred;
-    struct mz_record rec;
     struct mz_hw_answer first, second;
     struct mz_verdict v;
-    int64_t id;
     mz_err e = {""};
     enrol_key(f, "taro", "A-001", false, &cred);
-    assert_int_equal(mz_store_load_record(f->st, &f->keys, "taro", &rec, &id, &e), MZ_OK);
     /* two logins read the same challenge; the first to commit wins */
     assert_int_equal(
-        mz_hw_exchange(soft_key_ops(), open_key(), &f->keys, &rec.hw, false, NULL, &first, &e),
+        mz_hw_exchange(soft_key_ops(), open_key(), &f->keys, &cred, false, NULL, &first, &e),
         MZ_HW_OK);
     assert_int_equal(
-        mz_hw_exchange(soft_key_ops(), open_key(), &f->keys, &rec.hw, false, NULL, &second, &e),
+        mz_hw_exchange(soft_key_ops(), open_key(), &f->keys, &cred, false, NULL, &second, &e),
         MZ_HW_OK);
     attempt_at(f, "taro", &first, T0, &v, MZ_OK);
     assert_int_equal(v.outcome, MZ_ACCEPT);
