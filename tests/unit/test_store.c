@@ -3,6 +3,9 @@
  * time, and the account decision. Codes come from liboath. */
 #include "mz_test.h"
 
+#include <sys/wait.h>
+#include <time.h>
+
 #define T0 ((int64_t)1700000010)
 #define PERIOD 30u
 
@@ -1145,6 +1148,44 @@ static void test_account_check(void **state)
     assert_int_equal(as, MZ_ACCOUNT_SUSPENDED);
 }
 
+/* A login that finds the write lock taken waits for it (the store's busy handler) and
+ * gets it once the other commits; it does not fail at once. */
+static void test_begin_waits_for_the_lock(void **state)
+{
+    struct fx *f = *state;
+    mz_err e = {""};
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* another process: holds BEGIN IMMEDIATE for 50 ms */
+        sqlite3 *db = NULL;
+        int ok = sqlite3_open(f->path, &db) == SQLITE_OK &&
+                 sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+        char byte = ok ? 'y' : 'n';
+        if (write(ready[1], &byte, 1) != 1)
+            _exit(2);
+        struct timespec hold = {0, 50 * 1000000L};
+        nanosleep(&hold, NULL);
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        sqlite3_close(db);
+        _exit(ok ? 0 : 1);
+    }
+    char byte = 0;
+    assert_int_equal(read(ready[0], &byte, 1), 1);
+    assert_int_equal(byte, 'y');
+    int rc = mz_store_begin(f->st, &e);
+    if (rc != MZ_OK)
+        print_error("%s\n", e.msg);
+    assert_int_equal(rc, MZ_OK);
+    mz_store_rollback(f->st);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    close(ready[0]);
+    close(ready[1]);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -1161,6 +1202,7 @@ int main(void)
         T(test_staff_round_trip),
         T(test_staff_duplicates),
         T(test_transaction_rollback),
+        T(test_begin_waits_for_the_lock),
         T(test_totp_round_trip),
         T(test_totp_refuses),
         T(test_load_record_unknown),
