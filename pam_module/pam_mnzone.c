@@ -445,6 +445,7 @@ static int authenticate(struct login *l, struct mz_store *st)
     if (fa.has_hwkey && !fa.has_totp && input[0] == '\0') {
         /* no key, and no one-time code typed either: the key was forgotten */
         mz_free_string(input);
+        l->attempt.method = "yubikey";
         rc = key_denial(l, st, &keys, "no YubiKey plugged in",
                         _("Insert your YubiKey, then log in again."), PAM_AUTH_ERR);
         goto done;

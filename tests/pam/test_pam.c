@@ -2263,6 +2263,7 @@ static void test_key_removed(void **state)
         "No YubiKey found. Insert it and log in again, or enter a recovery or emergency code.");
     assert_string_equal(r.err[0], "Insert your YubiKey, then log in again.");
     expect_uncounted_failure(f, "kate", &before, "no YubiKey plugged in");
+    expect_last_audit_method(f, "yubikey");
     expect_log(&r, "result=failure reason=no YubiKey plugged in");
     run_auth(f, "kate", recovery, &r);
     expect_rc(&r, PAM_SUCCESS);
