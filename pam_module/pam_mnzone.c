@@ -215,34 +215,37 @@ static int say_welcome(const struct login *l, const struct mz_last_login *last)
     return say(l, PAM_TEXT_INFO, msg);
 }
 
+/* What a counted failure tells the user (NULL for the other outcomes). */
+static const char *failure_message(enum mz_outcome outcome)
+{
+    switch (outcome) {
+    case MZ_REJECT_WRONG: return _("Wrong code. Log in again with the current code.");
+    case MZ_REJECT_REPLAY:
+        return _("That code was already used. Wait for the next code, then log in again.");
+    case MZ_REJECT_OTHER_KEY: return _("This YubiKey is not yours. Use the key you were given.");
+    case MZ_REJECT_BAD_RESPONSE:
+        return _("The YubiKey gave a wrong answer. Ask your administrator to check it.");
+    case MZ_REJECT_STALE:
+        return _("Another login used your YubiKey at the same time. Log in again.");
+    default: return NULL;
+    }
+}
+
 static int verdict_to_pam(const struct login *l, const struct mz_verdict *v,
                           const struct mz_policy *p)
 {
     char msg[256];
+    const char *text = failure_message(v->outcome);
     switch (v->outcome) {
     case MZ_ACCEPT: return PAM_SUCCESS;
     case MZ_REJECT_WRONG:
-        snprintf(msg, sizeof(msg), "%s", _("Wrong code. Log in again with the current code."));
-        break;
     case MZ_REJECT_REPLAY:
-        snprintf(msg, sizeof(msg), "%s",
-                 _("That code was already used. Wait for the next code, then log in again."));
-        break;
+    case MZ_REJECT_OTHER_KEY:
+    case MZ_REJECT_BAD_RESPONSE:
+    case MZ_REJECT_STALE: snprintf(msg, sizeof(msg), "%s", text); break;
     case MZ_REJECT_MALFORMED:
         snprintf(msg, sizeof(msg), _("Enter the %u-digit code shown in your authenticator app."),
                  p->digits);
-        break;
-    case MZ_REJECT_OTHER_KEY:
-        snprintf(msg, sizeof(msg), "%s",
-                 _("This YubiKey is not yours. Use the key you were given."));
-        break;
-    case MZ_REJECT_BAD_RESPONSE:
-        snprintf(msg, sizeof(msg), "%s",
-                 _("The YubiKey gave a wrong answer. Ask your administrator to check it."));
-        break;
-    case MZ_REJECT_STALE:
-        snprintf(msg, sizeof(msg), "%s",
-                 _("Another login used your YubiKey at the same time. Log in again."));
         break;
     case MZ_REJECT_LOCKED: say_locked(l, v->locked_until); return PAM_MAXTRIES;
     case MZ_REJECT_EXPIRED:

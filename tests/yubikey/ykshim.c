@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <nettle/base16.h>
 #include <nettle/hmac.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -240,29 +241,17 @@ static bool parse_version(const char *text, unsigned long version[3])
     return true;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool parse_hex(const char *text, struct bytes *out)
 {
-    size_t n = strlen(text);
+    struct base16_decode_ctx ctx;
+    size_t n = strlen(text), len = 0;
     if (n % 2 != 0 || n / 2 > sizeof(out->data))
         return false;
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = hex_digit(text[2 * i]), lo = hex_digit(text[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out->data[i] = (uint8_t)(hi << 4 | lo);
-    }
-    out->len = n / 2;
+    base16_decode_init(&ctx);
+    if (!base16_decode_update(&ctx, &len, out->data, n, text) || !base16_decode_final(&ctx) ||
+        len != n / 2)
+        return false;
+    out->len = len;
     return true;
 }
 
