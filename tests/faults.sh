@@ -125,15 +125,20 @@ if [ -f "$shim" ]; then
     check "key: enrolled" add_key "$d"
     check "key: baseline login" [ "$(key_try "$d")" = Success ]
     {
+        # One at a time (two logins at once on one key is another story: the second
+        # finds the challenge replaced). Not through with_key: $! must be mz-login itself,
+        # not a subshell whose death would leave the login running.
         for i in $(seq 1 30); do
-            echo | with_key "$d" "$login" svc taro "$d" >/dev/null 2>&1 &
+            echo | MZ_YKSHIM_STATE="$d/key.state" LD_PRELOAD="${asan:+$asan:}$shim" \
+                "$login" svc taro "$d" >/dev/null 2>&1 &
             p=$!
             if [ $((i % 2)) -eq 0 ]; then sleep 0.00$((RANDOM % 9)); kill -9 $p 2>/dev/null; fi
             wait $p 2>/dev/null
         done
     } 2>/dev/null
     check "key, kill -9: integrity_check ok" [ "$(sqlite3 "$d/store/mnzone.db" 'PRAGMA integrity_check')" = ok ]
-    check "key, kill -9: the next login works" [ "$(key_try "$d")" = Success ]
+    r=$(key_try "$d")
+    check "key, kill -9: the next login works ($r)" [ "$r" = Success ]
 else
     skip "key: kill -9" "the emulated YubiKey $shim is not built"
 fi
