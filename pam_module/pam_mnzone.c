@@ -308,7 +308,8 @@ static void touch_prompt(void *arg, bool again)
 
 /* The YubiKey login of a user with the key credential FA->hw. *FALL_BACK is set (and
  * nothing else done) when no key is plugged in but the user can type a code instead:
- * a TOTP code, or (told so first) a recovery or emergency code. */
+ * a TOTP code, or (told so first) a recovery or emergency code. Only an accepted answer
+ * of the key returns PAM_SUCCESS. */
 static int key_login(struct login *l, struct mz_store *st, const struct mz_keys *keys,
                      const struct mz_factors *fa, bool *fall_back)
 {
@@ -327,7 +328,7 @@ static int key_login(struct login *l, struct mz_store *st, const struct mz_keys 
             return key_denial(l, st, keys, "conversation failed", NULL, PAM_CONV_ERR);
         l->attempt.method = NULL;
         *fall_back = true;
-        return PAM_SUCCESS;
+        return PAM_AUTH_ERR; /* nothing decided yet: the caller asks for a code */
     }
     if (hrc == MZ_HW_OK) {
         struct mz_hw_prompt prompt = {touch_prompt, l};
