@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <sodium.h>
+
 #include "qr.h"
 
 #include <errno.h>

@@ -34,13 +34,14 @@ void mz_audit_hash(const struct mz_keys *keys, int64_t seq, const char *at,
 }
 
 /* The newest event's sequence number and hash; seq 0 and zeroes for an empty log. */
-static int chain_head(sqlite3 *db, int64_t *seq, uint8_t hash[MZ_HASH_BYTES])
+static int chain_head(struct mz_store *st, int64_t *seq, uint8_t hash[MZ_HASH_BYTES])
 {
     sqlite3_stmt *q;
+    mz_err ignored;
     *seq = 0;
     memset(hash, 0, MZ_HASH_BYTES);
-    if (sqlite3_prepare_v2(db, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", -1, &q,
-                           NULL) != SQLITE_OK)
+    if (mz_store_prepare(st, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", &q,
+                         &ignored) != MZ_OK)
         return MZ_ERR_STORE;
     int rc = MZ_OK;
     int step = sqlite3_step(q);
@@ -53,7 +54,7 @@ static int chain_head(sqlite3 *db, int64_t *seq, uint8_t hash[MZ_HASH_BYTES])
     } else if (step != SQLITE_DONE) {
         rc = MZ_ERR_STORE;
     }
-    sqlite3_finalize(q);
+    mz_store_release(st, q);
     return rc;
 }
 
@@ -64,18 +65,19 @@ int mz_audit_append(struct mz_store *st, const struct mz_keys *keys, const struc
     int64_t seq;
     uint8_t prev[MZ_HASH_BYTES], hash[MZ_HASH_BYTES];
     char at[32];
-    if (chain_head(db, &seq, prev) != MZ_OK)
+    if (chain_head(st, &seq, prev) != MZ_OK)
         return mz_fail(e, MZ_ERR_STORE, _("cannot read the audit log: %s"), sqlite3_errmsg(db));
     seq++;
     mz_iso_time(now, at, sizeof(at));
     mz_audit_hash(keys, seq, at, ev, prev, hash);
 
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT INTO audit (seq, at, host, service, tty, rhost, user, actor,"
-                           " event, method, result, reason, prev_hash, hash) VALUES"
-                           " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                           -1, &q, NULL) != SQLITE_OK)
+    mz_err ignored;
+    if (mz_store_prepare(st,
+                         "INSERT INTO audit (seq, at, host, service, tty, rhost, user, actor,"
+                         " event, method, result, reason, prev_hash, hash) VALUES"
+                         " (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                         &q, &ignored) != MZ_OK)
         return mz_fail(e, MZ_ERR_STORE, _("cannot write the audit log: %s"), sqlite3_errmsg(db));
     const char *fields[] = {at,        ev->host,  ev->service, ev->tty,    ev->rhost, ev->user,
                             ev->actor, ev->event, ev->method,  ev->result, ev->reason};
@@ -87,7 +89,7 @@ int mz_audit_append(struct mz_store *st, const struct mz_keys *keys, const struc
     int rc = MZ_OK;
     if (sqlite3_step(q) != SQLITE_DONE)
         rc = mz_fail(e, MZ_ERR_STORE, _("cannot write the audit log: %s"), sqlite3_errmsg(db));
-    sqlite3_finalize(q);
+    mz_store_release(st, q);
     return rc;
 }
 

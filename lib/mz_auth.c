@@ -6,18 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-void mz_policy_from_config(const struct mz_config *cfg, bool privileged, struct mz_policy *p)
-{
-    p->digits = cfg->totp_digits;
-    p->period = cfg->totp_period;
-    p->window = cfg->totp_window;
-    p->max_failures = cfg->max_failures;
-    if (privileged && cfg->privileged_max_failures < p->max_failures)
-        p->max_failures = cfg->privileged_max_failures;
-    p->lockout = cfg->lockout;
-    p->keys = NULL;
-}
-
 /* What one query tells about LOGIN before an attempt. */
 struct presence {
     bool known;     /* in the store */
@@ -32,16 +20,16 @@ static int presence(struct mz_store *st, const char *login, int64_t now, struct 
     sqlite3 *db = mz_store_db(st);
     sqlite3_stmt *q;
     memset(p, 0, sizeof(*p));
-    if (sqlite3_prepare_v2(db,
-                           "SELECT s.status = 'active' AND (EXISTS (SELECT 1 FROM credentials c"
-                           " WHERE c.login = s.login AND c.status = 'active') OR EXISTS"
-                           " (SELECT 1 FROM codes k WHERE k.login = s.login AND k.used_at = 0"
-                           " AND k.voided_at = 0 AND (k.expires_at = 0 OR k.expires_at > ?2))),"
-                           " EXISTS (SELECT 1 FROM credentials c WHERE c.login = s.login"
-                           " AND c.method = 'yubikey' AND c.status = 'active'), s.valid_until"
-                           " FROM staff s WHERE s.login = ?1",
-                           -1, &q, NULL) != SQLITE_OK)
-        return mz_fail(e, MZ_ERR_STORE, _("cannot read the store: %s"), sqlite3_errmsg(db));
+    if (mz_store_prepare(st,
+                         "SELECT s.status = 'active' AND (EXISTS (SELECT 1 FROM credentials c"
+                         " WHERE c.login = s.login AND c.status = 'active') OR EXISTS"
+                         " (SELECT 1 FROM codes k WHERE k.login = s.login AND k.used_at = 0"
+                         " AND k.voided_at = 0 AND (k.expires_at = 0 OR k.expires_at > ?2))),"
+                         " EXISTS (SELECT 1 FROM credentials c WHERE c.login = s.login"
+                         " AND c.method = 'yubikey' AND c.status = 'active'), s.valid_until"
+                         " FROM staff s WHERE s.login = ?1",
+                         &q, e) != MZ_OK)
+        return MZ_ERR_STORE;
     sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 2, now);
     int rc = MZ_OK;
@@ -56,7 +44,7 @@ static int presence(struct mz_store *st, const char *login, int64_t now, struct 
     } else if (step != SQLITE_DONE) {
         rc = mz_fail(e, MZ_ERR_STORE, _("cannot read the store: %s"), sqlite3_errmsg(db));
     }
-    sqlite3_finalize(q);
+    mz_store_release(st, q);
     return rc;
 }
 

@@ -30,6 +30,7 @@ void mz_config_defaults(struct mz_config *cfg)
     cfg->hwkey_touch = true;
     cfg->time_sync = MZ_TIME_SYNC_WARN;
     cfg->stale_days = 90;
+    snprintf(cfg->daemon_socket, sizeof(cfg->daemon_socket), "%s", MZ_DEFAULT_DAEMON_SOCKET);
 }
 
 static int bad_value(mz_err *e, const char *key, const char *value, const char *expected)
@@ -174,6 +175,13 @@ int mz_config_set(struct mz_config *cfg, const char *key, const char *value, mz_
         return set_group(cfg->staff_group, sizeof(cfg->staff_group), key, value, e);
     if (strcmp(key, "stale_days") == 0)
         return set_uint(&cfg->stale_days, key, value, 1, 3650, e);
+    if (strcmp(key, "daemon_socket") == 0) {
+        if (value[0] == '\0') {
+            cfg->daemon_socket[0] = '\0';
+            return MZ_OK;
+        }
+        return set_path(cfg->daemon_socket, sizeof(cfg->daemon_socket), key, value, e);
+    }
     return mz_fail(e, MZ_ERR_CONFIG, _("unknown key \"%.64s\""), key);
 }
 

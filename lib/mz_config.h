@@ -11,6 +11,9 @@
 #define MZ_DEFAULT_CONFIG "/etc/security/mnzone.conf"
 #define MZ_DEFAULT_STORE "/var/lib/mnzone/mnzone.db"
 #define MZ_DEFAULT_KEY_FILE "/etc/security/mnzone.key"
+#define MZ_DEFAULT_DAEMON_SOCKET "/run/mnzone/mnzoned.sock"
+/* sun_path holds 108 bytes with the NUL. */
+#define MZ_SOCKET_PATH_MAX 108
 /* Larger configuration files are refused (a config is a few hundred bytes). */
 #define MZ_CONFIG_MAX_BYTES (64 * 1024)
 
@@ -37,6 +40,7 @@ struct mz_config {
     enum mz_time_sync time_sync;
     char staff_group[64];
     unsigned stale_days;
+    char daemon_socket[MZ_SOCKET_PATH_MAX]; /* mnzoned; empty: never ask it */
     bool debug;
 };
 

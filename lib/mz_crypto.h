@@ -3,6 +3,7 @@
 #ifndef MZ_CRYPTO_H
 #define MZ_CRYPTO_H
 
+#include <sodium.h>
 #include "mz_util.h"
 
 #include <stdint.h>

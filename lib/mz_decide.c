@@ -162,32 +162,3 @@ void mz_decide(const struct mz_policy *policy, const struct mz_record *in, const
     }
     count_failure(policy, now, out, verdict);
 }
-
-const char *mz_method_name(enum mz_method method)
-{
-    switch (method) {
-    case MZ_METHOD_RECOVERY: return "recovery";
-    case MZ_METHOD_EMERGENCY: return "emergency";
-    case MZ_METHOD_YUBIKEY: return "yubikey";
-    case MZ_METHOD_TOTP: break;
-    }
-    return "totp";
-}
-
-const char *mz_outcome_reason(enum mz_outcome outcome)
-{
-    switch (outcome) {
-    case MZ_ACCEPT: return "accepted";
-    case MZ_REJECT_WRONG: return "wrong code";
-    case MZ_REJECT_REPLAY: return "code already used";
-    case MZ_REJECT_MALFORMED: return "malformed input";
-    case MZ_REJECT_LOCKED: return "locked out";
-    case MZ_REJECT_NO_FACTOR: return "not enrolled";
-    case MZ_REJECT_EXPIRED: return "expired";
-    case MZ_REJECT_ERROR: return "internal error";
-    case MZ_REJECT_OTHER_KEY: return "another YubiKey";
-    case MZ_REJECT_BAD_RESPONSE: return "wrong YubiKey response";
-    case MZ_REJECT_STALE: return "challenge replaced meanwhile";
-    }
-    return "unknown";
-}

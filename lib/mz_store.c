@@ -12,10 +12,19 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Prepared statements kept for the connection's life, keyed by their SQL text (a
+ * string constant): mnzoned runs the same few per login, and preparing is most of a
+ * login's CPU time. */
+#define STMT_CACHE 32
+
 struct mz_store {
     sqlite3 *db;
     char path[PATH_MAX];
     struct timespec busy_since; /* when the present wait for the write lock began */
+    struct {
+        const char *sql;
+        sqlite3_stmt *q;
+    } cache[STMT_CACHE];
 };
 
 static const char schema_sql[] =
@@ -166,6 +175,10 @@ int mz_store_open(const char *path, int flags, struct mz_store **out, mz_err *e)
     if (flags & MZ_STORE_LOGIN) {
         sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
         sqlite3_wal_hook(st->db, truncate_wal_when_long, NULL);
+    } else if (flags & MZ_STORE_RESIDENT) {
+        /* this connection keeps the WAL index alive, so a passive checkpoint lets the
+         * next commit restart the WAL from its start */
+        sqlite3_wal_autocheckpoint(st->db, MZ_RESIDENT_WAL_PAGES);
     }
     sqlite3_busy_handler(st->db, busy_wait, st);
     if (sqlite3_exec(st->db,
@@ -207,6 +220,8 @@ void mz_store_close(struct mz_store *st)
 {
     if (st == NULL)
         return;
+    for (int i = 0; i < STMT_CACHE; i++)
+        sqlite3_finalize(st->cache[i].q);
     sqlite3_close_v2(st->db);
     free(st);
 }
@@ -258,11 +273,44 @@ const char *mz_staff_status_name(enum mz_staff_status s)
     return status_names[s];
 }
 
+int mz_store_prepare(struct mz_store *st, const char *sql, sqlite3_stmt **q, mz_err *e)
+{
+    int free_slot = -1;
+    for (int i = 0; i < STMT_CACHE; i++) {
+        if (st->cache[i].sql == sql) {
+            *q = st->cache[i].q;
+            return MZ_OK;
+        }
+        if (st->cache[i].sql == NULL && free_slot < 0)
+            free_slot = i;
+    }
+    unsigned flags = free_slot >= 0 ? SQLITE_PREPARE_PERSISTENT : 0;
+    if (sqlite3_prepare_v3(st->db, sql, -1, flags, q, NULL) != SQLITE_OK)
+        return db_fail(st, e, _("cannot prepare a query"));
+    if (free_slot >= 0) {
+        st->cache[free_slot].sql = sql;
+        st->cache[free_slot].q = *q;
+    }
+    return MZ_OK;
+}
+
+void mz_store_release(struct mz_store *st, sqlite3_stmt *q)
+{
+    if (q == NULL)
+        return;
+    for (int i = 0; i < STMT_CACHE; i++) {
+        if (st->cache[i].q == q) {
+            sqlite3_reset(q);
+            sqlite3_clear_bindings(q);
+            return;
+        }
+    }
+    sqlite3_finalize(q);
+}
+
 static int prepare(struct mz_store *st, const char *sql, sqlite3_stmt **q, mz_err *e)
 {
-    if (sqlite3_prepare_v2(st->db, sql, -1, q, NULL) != SQLITE_OK)
-        return db_fail(st, e, _("cannot prepare a query"));
-    return MZ_OK;
+    return mz_store_prepare(st, sql, q, e);
 }
 
 /* prepare() with ?1 bound to LOGIN, as most queries about one staff member begin. */
@@ -309,7 +357,7 @@ static int write_staff(struct mz_store *st, const char *sql, const struct mz_sta
         rc = db_fail(st, e, _("cannot add the staff member"));
     else
         *changed = sqlite3_changes(st->db);
-    sqlite3_finalize(q);
+    mz_store_release(st, q);
     return rc;
 }
 
@@ -382,7 +430,7 @@ int mz_store_get_staff(struct mz_store *st, const char *login, struct mz_staff *
     } else {
         rc = db_fail(st, e, _("cannot read the staff member"));
     }
-    sqlite3_finalize(q);
+    mz_store_release(st, q);
     return rc;
 }
 
@@ -409,7 +457,7 @@ int mz_store_add_totp(struct mz_store *st, const struct mz_keys *keys, const cha
         sqlite3_bind_int64(q, 5, last_step);
         if (sqlite3_step(q) != SQLITE_DONE)
             rc = db_fail(st, e, _("cannot add the credential"));
-        sqlite3_finalize(q);
+        mz_store_release(st, q);
     }
     return rc;
 }
@@ -439,7 +487,7 @@ int mz_store_load_state(struct mz_store *st, const char *login, struct mz_record
     } else if (step != SQLITE_DONE) {
         rc = db_fail(st, e, _("cannot read the login state"));
     }
-    sqlite3_finalize(q);
+    mz_store_release(st, q);
     return rc;
 }
 
@@ -471,7 +519,7 @@ static int load_codes(struct mz_store *st, const char *login, struct mz_record *
     }
     if (step != SQLITE_DONE)
         rc = db_fail(st, e, _("cannot read the one-time codes"));
-    sqlite3_finalize(q);
+    mz_store_release(st, q);
     return rc;
 }
 
@@ -505,7 +553,7 @@ int mz_store_load_hwkey(struct mz_store *st, const char *login, struct mz_hw_cre
     } else if (step != SQLITE_DONE) {
         rc = db_fail(st, e, _("cannot read the credential"));
     }
-    sqlite3_finalize(q);
+    mz_store_release(st, q);
     return rc;
 }
 
@@ -532,7 +580,7 @@ int mz_store_factors(struct mz_store *st, const char *login, int64_t now, struct
     } else {
         rc = db_fail(st, e, _("cannot read the credentials"));
     }
-    sqlite3_finalize(q);
+    mz_store_release(st, q);
     return rc;
 }
 
@@ -556,7 +604,7 @@ int mz_store_add_hwkey(struct mz_store *st, const char *login, const struct mz_h
     sqlite3_bind_text(q, 7, actor, -1, SQLITE_STATIC);
     if (sqlite3_step(q) != SQLITE_DONE)
         rc = db_fail(st, e, _("cannot add the credential"));
-    sqlite3_finalize(q);
+    mz_store_release(st, q);
     return rc;
 }
 
@@ -577,7 +625,7 @@ static int save_hwkey(struct mz_store *st, const struct mz_record *rec, mz_err *
     sqlite3_bind_int64(q, 4, rec->hw.id);
     if (sqlite3_step(q) != SQLITE_DONE || sqlite3_changes(st->db) != 1)
         rc = db_fail(st, e, _("cannot store the next challenge"));
-    sqlite3_finalize(q);
+    mz_store_release(st, q);
     return rc;
 }
 
@@ -628,7 +676,7 @@ int mz_store_load_record(struct mz_store *st, const struct mz_keys *keys, const 
         active = status != NULL && strcmp(status, "active") == 0;
         copy_text(q, 4, rec->valid_until, sizeof(rec->valid_until));
     }
-    sqlite3_finalize(q);
+    mz_store_release(st, q);
     if (rc == MZ_OK && active)
         rc = load_codes(st, login, rec, e);
     if (rc == MZ_OK)
@@ -666,7 +714,7 @@ int mz_store_save_record(struct mz_store *st, const char *login, int64_t cred_id
     sqlite3_bind_int(q, 9, (int)rec->failures_since_success);
     if (sqlite3_step(q) != SQLITE_DONE)
         rc = db_fail(st, e, _("cannot write the login state"));
-    sqlite3_finalize(q);
+    mz_store_release(st, q);
     if (rc != MZ_OK || !accepted)
         return rc;
     if (rec->used_code_id != 0) {
@@ -678,7 +726,7 @@ int mz_store_save_record(struct mz_store *st, const char *login, int64_t cred_id
         sqlite3_bind_int64(q, 2, rec->used_code_id);
         if (sqlite3_step(q) != SQLITE_DONE || sqlite3_changes(st->db) != 1)
             rc = db_fail(st, e, _("cannot mark the code used"));
-        sqlite3_finalize(q);
+        mz_store_release(st, q);
         return rc;
     }
     if (rec->hw_rotated)
@@ -695,7 +743,7 @@ int mz_store_save_record(struct mz_store *st, const char *login, int64_t cred_id
     sqlite3_bind_int64(q, 3, cred_id);
     if (sqlite3_step(q) != SQLITE_DONE || sqlite3_changes(st->db) != 1)
         rc = db_fail(st, e, _("cannot write the credential"));
-    sqlite3_finalize(q);
+    mz_store_release(st, q);
     return rc;
 }
 
@@ -741,6 +789,6 @@ int mz_store_each_credential(struct mz_store *st, const char *login,
     }
     if (step != SQLITE_DONE)
         rc = db_fail(st, e, _("cannot read the credentials"));
-    sqlite3_finalize(q);
+    mz_store_release(st, q);
     return rc;
 }

@@ -12,12 +12,17 @@
 #define MZ_BUSY_TIMEOUT_MS 5000
 /* WAL size (pages) at which a login's commit checkpoints; see mz_store_open. */
 #define MZ_LOGIN_WAL_PAGES 32
+/* mnzoned's checkpoint size: it keeps the WAL index alive for everyone, so nobody reads
+ * the WAL at open, and fewer checkpoints mean fewer fsyncs per login. */
+#define MZ_RESIDENT_WAL_PAGES 1000
 
 struct mz_store;
 
 enum mz_store_flags {
-    MZ_STORE_CREATE = 1, /* create the file (mode 0600) and the schema if missing */
-    MZ_STORE_LOGIN = 2,  /* a login's short connection: no checkpoint when it closes */
+    MZ_STORE_CREATE = 1,   /* create the file (mode 0600) and the schema if missing */
+    MZ_STORE_LOGIN = 2,    /* a login's short connection: no checkpoint when it closes */
+    MZ_STORE_RESIDENT = 4, /* mnzoned's long connection: small passive checkpoints, the WAL
+                              reused in place (no truncation, so its fsyncs overwrite) */
 };
 
 /* Opens the store at PATH after checking the file and its folder (owner root, no
@@ -132,5 +137,11 @@ int mz_store_each_credential(struct mz_store *st, const char *login,
 
 /* The raw sqlite3 handle, for the audit log and the tools built on the store. */
 struct sqlite3 *mz_store_db(struct mz_store *st);
+/* A prepared statement for SQL, which must be a string constant: it is kept (keyed by
+ * its address) for the connection's life. Give it back with mz_store_release, which
+ * resets it and clears its bindings; never finalize it. */
+struct sqlite3_stmt;
+int mz_store_prepare(struct mz_store *st, const char *sql, struct sqlite3_stmt **q, mz_err *e);
+void mz_store_release(struct mz_store *st, struct sqlite3_stmt *q);
 
 #endif

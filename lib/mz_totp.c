@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <sodium.h>
+
 #include "mz_totp.h"
 
 #include <liboath/oath.h>

@@ -29,7 +29,7 @@ int mz_fail(mz_err *e, int rc, const char *fmt, ...)
 void mz_zero_string(char *s)
 {
     if (s != NULL)
-        sodium_memzero(s, strlen(s));
+        explicit_bzero(s, strlen(s));
 }
 
 void mz_free_string(char *s)

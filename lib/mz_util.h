@@ -1,12 +1,14 @@
-/* Small helpers shared by every part of mnzone: errors, zeroing, i18n, safe files. */
+/* Small helpers shared by every part of mnzone: errors, zeroing, i18n, safe files.
+ * Part of the base library: libc only (explicit_bzero zeroes), so that the PAM module,
+ * which links only the base, loads no crypto or SQLite library when mnzoned answers. */
 #ifndef MZ_UTIL_H
 #define MZ_UTIL_H
 
 #include <libintl.h>
-#include <sodium.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/types.h>
 
 #define MZ_TEXTDOMAIN "mnzone"
@@ -40,9 +42,9 @@ int mz_fail(mz_err *e, int rc, const char *fmt, ...) __attribute__((format(print
 #define mz_zero_array(a)                                                                           \
     do {                                                                                           \
         _Static_assert(MZ_IS_ARRAY(a), "mz_zero_array needs an array, not a pointer");             \
-        sodium_memzero((a), sizeof(a));                                                            \
+        explicit_bzero((a), sizeof(a));                                                            \
     } while (0)
-#define mz_zero_object(p) sodium_memzero((p), sizeof(*(p)))
+#define mz_zero_object(p) explicit_bzero((p), sizeof(*(p)))
 
 /* Zeroes a NUL-terminated string in place; NULL is allowed. */
 void mz_zero_string(char *s);

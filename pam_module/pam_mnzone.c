@@ -1,11 +1,13 @@
 /* pam_mnzone: PAM glue only. Arguments, conversation, syslog and result codes; every
- * decision is taken in lib/. Fails closed: no error path returns PAM_SUCCESS or
- * PAM_IGNORE. */
+ * decision is taken in lib/, reached through an engine (lib/mz_engine.h): mnzoned when it
+ * answers, else the direct engine in mnzone-engine.so beside this module. Fails closed:
+ * no error path returns PAM_SUCCESS or PAM_IGNORE. */
 #include "config.h"
 
-#include "mz_auth.h"
 #include "mz_config.h"
+#include "mz_engine.h"
 
+#include <dlfcn.h>
 #include <grp.h>
 #include <pwd.h>
 #include <security/pam_ext.h>
@@ -157,31 +159,108 @@ static int start(struct login *l, pam_handle_t *pamh, int flags, int argc, const
     return PAM_SUCCESS;
 }
 
-static int open_store(struct login *l, struct mz_store **st)
+/* The engine of one call, and the library that holds the direct one. */
+struct engine {
+    const struct mz_engine_ops *ops;
+    struct mz_engine *eng;
+    void *dl;
+};
+
+/* The direct engine, from mnzone-engine.so in the module's own folder: installed
+ * together, and so in the build tree too. No variable or argument names another. */
+static int load_direct(const struct login *l, struct engine *en)
+{
+    Dl_info info;
+    char path[PATH_MAX];
+    memset(&info, 0, sizeof(info));
+    if (dladdr((void *)pam_sm_authenticate, &info) == 0 || info.dli_fname == NULL ||
+        strrchr(info.dli_fname, '/') == NULL) {
+        pam_syslog(l->pamh, LOG_ERR, "cannot find the module's own folder");
+        return PAM_SERVICE_ERR;
+    }
+    const char *slash = strrchr(info.dli_fname, '/');
+    snprintf(path, sizeof(path), "%.*s/mnzone-engine.so", (int)(slash - info.dli_fname),
+             info.dli_fname);
+    en->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (en->dl == NULL) {
+        pam_syslog(l->pamh, LOG_ERR, "cannot load %s: %s", path, dlerror());
+        return PAM_SERVICE_ERR;
+    }
+    en->ops = dlsym(en->dl, MZ_ENGINE_DIRECT_SYMBOL);
+    if (en->ops == NULL) {
+        pam_syslog(l->pamh, LOG_ERR, "%s has no engine", path);
+        dlclose(en->dl);
+        en->dl = NULL;
+        return PAM_SERVICE_ERR;
+    }
+    return PAM_SUCCESS;
+}
+
+static void close_engine(struct engine *en)
+{
+    if (en->ops != NULL && en->eng != NULL)
+        en->ops->close(en->eng);
+    if (en->dl != NULL)
+        dlclose(en->dl);
+    memset(en, 0, sizeof(*en));
+}
+
+/* Opens the direct engine (in place of whatever EN held). */
+static int open_direct(struct login *l, struct engine *en)
 {
     mz_err e;
-    if (mz_store_open(l->cfg.store, MZ_STORE_LOGIN, st, &e) != MZ_OK) {
-        pam_syslog(l->pamh, LOG_ERR, "store: %s", e.msg);
+    const char *part = "store";
+    close_engine(en);
+    int rc = load_direct(l, en);
+    if (rc != PAM_SUCCESS) {
+        log_attempt(l, "error", "engine unavailable");
+        return rc;
+    }
+    if (en->ops->open(&l->cfg, &en->eng, &part, &e) != MZ_OK) {
+        pam_syslog(l->pamh, LOG_ERR, "%s: %s", part, e.msg);
         log_attempt(l, "error", "store unavailable");
+        close_engine(en);
         return PAM_AUTHINFO_UNAVAIL;
     }
     return PAM_SUCCESS;
 }
 
+/* mnzoned when daemon_socket is set (whether it answers is seen at the first question:
+ * see first_question), else the direct engine. */
+static int open_engine(struct login *l, struct engine *en)
+{
+    mz_err e;
+    const char *part;
+    memset(en, 0, sizeof(*en));
+    if (l->cfg.daemon_socket[0] != '\0' &&
+        mz_engine_remote.open(&l->cfg, &en->eng, &part, &e) == MZ_OK) {
+        en->ops = &mz_engine_remote;
+        return PAM_SUCCESS;
+    }
+    return open_direct(l, en);
+}
+
+/* After the first question of a call (status or account) returned RC: when mnzoned did
+ * not answer or serves another configuration (MZ_ERR_NOUSER; nothing was changed), the
+ * direct engine is opened in its place and *RETRY set. Returns a PAM code. */
+static int first_question(struct login *l, struct engine *en, int rc, const mz_err *e, bool *retry)
+{
+    *retry = false;
+    if (rc != MZ_ERR_NOUSER || en->ops != &mz_engine_remote)
+        return PAM_SUCCESS;
+    if (l->cfg.debug)
+        pam_syslog(l->pamh, LOG_DEBUG, "%s; using the store directly", e->msg);
+    *retry = true;
+    return open_direct(l, en);
+}
+
 /* A denial before any code was judged: one syslog line and one audit event. The
  * audit event needs the key; if it cannot be written the syslog line says so and the
  * denial stands. */
-static void record_denial(struct login *l, struct mz_store *st, const char *event,
-                          const char *reason)
+static void record_denial(struct login *l, struct engine *en, const char *event, const char *reason)
 {
     mz_err e;
-    struct mz_keys keys;
-    int rc = mz_keys_load(l->cfg.key_file, &keys, &e);
-    if (rc == MZ_OK) {
-        rc = mz_auth_record(st, &keys, &l->attempt, event, "failure", reason, &e);
-        mz_keys_wipe(&keys);
-    }
-    if (rc != MZ_OK)
+    if (en->ops->record(en->eng, &l->attempt, event, "failure", reason, &e) != MZ_OK)
         pam_syslog(l->pamh, LOG_ERR, "audit: %s", e.msg);
     log_attempt(l, "failure", reason);
 }
@@ -285,13 +364,16 @@ static int conclude(struct login *l, int arc, const mz_err *e, const struct mz_v
 }
 
 /* A key attempt that ended before the decision (no key, no touch, USB error): audited and
- * logged, not counted as a failure; MSG (if any) tells the user what to do. */
-static int key_denial(struct login *l, struct mz_store *st, const struct mz_keys *keys,
+ * logged, not counted as a failure; MSG (if any) tells the user what to do. RECORDED says
+ * whether the engine wrote the audit event already (ARC its result). */
+static int key_denial(struct login *l, struct engine *en, bool recorded, int arc, const mz_err *ae,
                       const char *reason, const char *msg, int pam_rc)
 {
     mz_err e;
-    if (mz_auth_record(st, keys, &l->attempt, "auth", "failure", reason, &e) != MZ_OK)
-        pam_syslog(l->pamh, LOG_ERR, "audit: %s", e.msg);
+    if (!recorded)
+        arc = en->ops->record(en->eng, &l->attempt, "auth", "failure", reason, &e), ae = &e;
+    if (arc != MZ_OK)
+        pam_syslog(l->pamh, LOG_ERR, "audit: %s", ae->msg);
     log_attempt(l, "failure", reason);
     if (msg != NULL)
         say(l, PAM_ERROR_MSG, msg);
@@ -306,171 +388,153 @@ static void touch_prompt(void *arg, bool again)
         l->conv_failed = true;
 }
 
-/* The YubiKey login of a user with the key credential FA->hw. *FALL_BACK is set (and
- * nothing else done) when no key is plugged in but the user can type a code instead:
- * a TOTP code, or (told so first) a recovery or emergency code. Only an accepted answer
- * of the key returns PAM_SUCCESS. */
-static int key_login(struct login *l, struct mz_store *st, const struct mz_keys *keys,
-                     const struct mz_factors *fa, bool *fall_back)
+/* The YubiKey login of a user with a key credential, with the direct engine. *FALL_BACK
+ * is set (and nothing else done) when no key is plugged in but the user can type a code
+ * instead: a TOTP code (*HAS_TOTP), or (told so first) a recovery or emergency code.
+ * Only an accepted answer of the key returns PAM_SUCCESS. */
+static int key_login(struct login *l, struct engine *en, bool *fall_back, bool *has_totp)
 {
-    const struct mz_hwkey_ops *ops = mz_ykpers_ops();
-    struct mz_hw_device *dev = NULL;
-    struct mz_hw_answer ans;
+    struct mz_key_outcome o;
+    struct mz_hw_prompt prompt = {touch_prompt, l};
     mz_err e;
-    memset(&ans, 0, sizeof(ans));
     *fall_back = false;
-    l->attempt.method = "yubikey";
-    int hrc = ops->open(&dev, &e);
-    if (hrc == MZ_HW_NO_KEY && (fa->has_totp || fa->has_codes)) {
-        if (!fa->has_totp && say(l, PAM_TEXT_INFO,
-                                 _("No YubiKey found. Insert it and log in again, or enter a "
-                                   "recovery or emergency code.")) != PAM_SUCCESS)
-            return key_denial(l, st, keys, "conversation failed", NULL, PAM_CONV_ERR);
-        l->attempt.method = NULL;
-        *fall_back = true;
-        return PAM_AUTH_ERR; /* nothing decided yet: the caller asks for a code */
-    }
-    if (hrc == MZ_HW_OK) {
-        struct mz_hw_prompt prompt = {touch_prompt, l};
-        hrc = mz_hw_exchange(ops, dev, keys, &fa->hw, l->cfg.hwkey_touch, &prompt, &ans, &e);
-        ops->close(dev);
-    }
-    if (hrc != MZ_HW_OK && hrc != MZ_HW_NO_KEY)
-        pam_syslog(l->pamh, LOG_ERR, "yubikey: %s", e.msg);
-    switch (hrc) {
-    case MZ_HW_OK: break;
-    case MZ_HW_NO_KEY:
-        return key_denial(l, st, keys, "no YubiKey plugged in",
-                          _("Insert your YubiKey, then log in again."), PAM_AUTH_ERR);
-    case MZ_HW_TIMEOUT:
-        return key_denial(l, st, keys,
-                          ans.rotating ? "YubiKey not touched in time for the next challenge"
-                                       : "YubiKey not touched in time",
-                          _("The YubiKey was not touched in time. Log in again and touch it "
-                            "when asked."),
-                          PAM_AUTH_ERR);
-    default:
-        return key_denial(l, st, keys,
-                          ans.rotating ? "YubiKey error at the next challenge" : "YubiKey error",
-                          _("The YubiKey cannot be read. Plug it in again, then log in again."),
-                          PAM_AUTHINFO_UNAVAIL);
-    }
-    if (l->conv_failed) {
-        mz_zero_object(&ans);
-        return key_denial(l, st, keys, "conversation failed", NULL, PAM_CONV_ERR);
-    }
-    l->attempt.now = (int64_t)time(NULL); /* touching took a while */
     l->attempt.privileged = is_privileged(l);
-    struct mz_verdict v;
-    struct mz_last_login last;
-    int arc = mz_auth_hw_attempt(&l->cfg, st, keys, &l->attempt, &ans, &v, &last, &e);
-    mz_zero_object(&ans);
-    return conclude(l, arc, &e, &v, &last);
-}
-
-/* After start() and open_store(): the whole exchange, with the key or a typed code. */
-static int authenticate(struct login *l, struct mz_store *st)
-{
-    mz_err e;
-    struct mz_keys keys;
-    struct mz_user_status status;
-
-    if (mz_auth_status(st, l->user, l->attempt.now, &status, &e) != MZ_OK) {
+    int rc = en->ops->key_login(en->eng, &l->attempt, &prompt, &l->conv_failed, &o, &e);
+    if (rc != MZ_OK && o.result == MZ_KEY_DECIDED) {
         pam_syslog(l->pamh, LOG_ERR, "store: %s", e.msg);
         log_attempt(l, "error", "store unreadable");
         return PAM_AUTHINFO_UNAVAIL;
     }
-    if (mz_keys_load(l->cfg.key_file, &keys, &e) != MZ_OK) {
+    if (o.result == MZ_KEY_TIMEOUT || o.result == MZ_KEY_ERROR)
+        pam_syslog(l->pamh, LOG_ERR, "yubikey: %s", o.device_error.msg);
+    switch (o.result) {
+    case MZ_KEY_FALL_BACK:
+        if (!o.has_totp && say(l, PAM_TEXT_INFO,
+                               _("No YubiKey found. Insert it and log in again, or enter a "
+                                 "recovery or emergency code.")) != PAM_SUCCESS)
+            return key_denial(l, en, false, MZ_OK, NULL, "conversation failed", NULL, PAM_CONV_ERR);
+        l->attempt.method = NULL;
+        *fall_back = true;
+        *has_totp = o.has_totp;
+        return PAM_AUTH_ERR; /* nothing decided yet: the caller asks for a code */
+    case MZ_KEY_NO_KEY:
+        return key_denial(l, en, true, rc, &e, o.reason,
+                          _("Insert your YubiKey, then log in again."), PAM_AUTH_ERR);
+    case MZ_KEY_TIMEOUT:
+        return key_denial(l, en, true, rc, &e, o.reason,
+                          _("The YubiKey was not touched in time. Log in again and touch it "
+                            "when asked."),
+                          PAM_AUTH_ERR);
+    case MZ_KEY_ERROR:
+        return key_denial(l, en, true, rc, &e, o.reason,
+                          _("The YubiKey cannot be read. Plug it in again, then log in again."),
+                          PAM_AUTHINFO_UNAVAIL);
+    case MZ_KEY_CONV: return key_denial(l, en, true, rc, &e, o.reason, NULL, PAM_CONV_ERR);
+    case MZ_KEY_DECIDED: break;
+    }
+    rc = conclude(l, o.arc, &e, &o.verdict, &o.last);
+    mz_zero_object(&o);
+    return rc;
+}
+
+/* After start() and open_engine(): the whole exchange, with the key or a typed code. */
+static int authenticate(struct login *l, struct engine *en)
+{
+    mz_err e;
+    struct mz_user_status status;
+
+    bool retry;
+    int qrc = en->ops->status(en->eng, l->user, l->attempt.now, &status, &e);
+    int prc = first_question(l, en, qrc, &e, &retry);
+    if (prc != PAM_SUCCESS)
+        return prc;
+    if (retry)
+        qrc = en->ops->status(en->eng, l->user, l->attempt.now, &status, &e);
+    if (qrc != MZ_OK) {
+        pam_syslog(l->pamh, LOG_ERR, "store: %s", e.msg);
+        log_attempt(l, "error", "store unreadable");
+        return PAM_AUTHINFO_UNAVAIL;
+    }
+    if (en->ops->keys(en->eng, &e) != MZ_OK) {
         pam_syslog(l->pamh, LOG_ERR, "key: %s", e.msg);
         log_attempt(l, "error", "key file unusable");
         return PAM_AUTHINFO_UNAVAIL;
     }
 
-    int rc;
     enum mz_user_state state = status.state;
     if (state == MZ_USER_UNKNOWN && l->cfg.unenrolled == MZ_UNENROLLED_IGNORE) {
         /* Allowed only outside zone mynumber (mz_config_validate); still an audited attempt,
          * and an audit log that cannot be written fails the login. */
         const char *reason = "not enrolled; unenrolled = ignore";
-        if (mz_auth_record(st, &keys, &l->attempt, "auth", "ignore", reason, &e) != MZ_OK) {
+        if (en->ops->record(en->eng, &l->attempt, "auth", "ignore", reason, &e) != MZ_OK) {
             pam_syslog(l->pamh, LOG_ERR, "audit: %s", e.msg);
             log_attempt(l, "error", "cannot record the attempt");
-            rc = PAM_SYSTEM_ERR;
-        } else {
-            log_attempt(l, "ignore", reason);
-            rc = PAM_IGNORE;
+            return PAM_SYSTEM_ERR;
         }
-        goto done;
+        log_attempt(l, "ignore", reason);
+        return PAM_IGNORE;
     }
     if (state != MZ_USER_READY) {
         const char *reason = state == MZ_USER_LOCKED    ? "locked out"
                              : state == MZ_USER_UNKNOWN ? "not enrolled"
                              : state == MZ_USER_EXPIRED ? "expired"
                                                         : "no active credential";
-        mz_auth_record(st, &keys, &l->attempt, "auth", "failure", reason, &e);
+        en->ops->record(en->eng, &l->attempt, "auth", "failure", reason, &e);
         log_attempt(l, "failure", reason);
         if (state == MZ_USER_LOCKED) {
             say_locked(l, status.locked_until);
-            rc = PAM_MAXTRIES;
-        } else if (state == MZ_USER_EXPIRED) {
-            say(l, PAM_ERROR_MSG, _("Your access has expired. Ask your administrator."));
-            rc = PAM_AUTH_ERR;
-        } else {
-            say(l, PAM_ERROR_MSG,
-                _("You have no second factor. Ask your administrator to enrol you."));
-            rc = PAM_USER_UNKNOWN;
+            return PAM_MAXTRIES;
         }
-        goto done;
+        if (state == MZ_USER_EXPIRED) {
+            say(l, PAM_ERROR_MSG, _("Your access has expired. Ask your administrator."));
+            return PAM_AUTH_ERR;
+        }
+        say(l, PAM_ERROR_MSG, _("You have no second factor. Ask your administrator to enrol you."));
+        return PAM_USER_UNKNOWN;
     }
 
-    struct mz_factors fa;
-    bool fall_back = true;
-    memset(&fa, 0, sizeof(fa)); /* no key: a TOTP login reads nothing more here */
-    if (status.has_hwkey && mz_store_factors(st, l->user, l->attempt.now, &fa, &e) != MZ_OK) {
-        pam_syslog(l->pamh, LOG_ERR, "store: %s", e.msg);
-        log_attempt(l, "error", "store unreadable");
-        rc = PAM_AUTHINFO_UNAVAIL;
-        goto done;
-    }
-    if (fa.has_hwkey) {
-        rc = key_login(l, st, &keys, &fa, &fall_back);
-        mz_zero_object(&fa.hw);
+    int rc;
+    bool fall_back = true, has_totp = true;
+    if (status.has_hwkey) {
+        /* the key is on this terminal: mnzoned cannot reach it */
+        if (en->ops->key_login == NULL) {
+            rc = open_direct(l, en);
+            if (rc != PAM_SUCCESS)
+                return rc;
+        }
+        rc = key_login(l, en, &fall_back, &has_totp);
         if (!fall_back)
-            goto done;
+            return rc;
     }
 
     char *input = NULL;
     rc = ask_code(l->pamh, &input);
     if (rc != PAM_SUCCESS) {
-        mz_auth_record(st, &keys, &l->attempt, "auth", "failure", "conversation failed", &e);
+        en->ops->record(en->eng, &l->attempt, "auth", "failure", "conversation failed", &e);
         log_attempt(l, "failure", "conversation failed");
-        goto done;
+        return rc;
     }
-    if (fa.has_hwkey && !fa.has_totp && input[0] == '\0') {
+    if (status.has_hwkey && !has_totp && input[0] == '\0') {
         /* no key, and no one-time code typed either: the key was forgotten */
         mz_free_string(input);
         l->attempt.method = "yubikey";
-        rc = key_denial(l, st, &keys, "no YubiKey plugged in",
-                        _("Insert your YubiKey, then log in again."), PAM_AUTH_ERR);
-        goto done;
+        return key_denial(l, en, false, MZ_OK, NULL, "no YubiKey plugged in",
+                          _("Insert your YubiKey, then log in again."), PAM_AUTH_ERR);
     }
     l->attempt.now = (int64_t)time(NULL); /* the user may have taken a while */
     l->attempt.privileged = is_privileged(l);
 
     struct mz_verdict v;
     struct mz_last_login last;
-    int arc = mz_auth_attempt(&l->cfg, st, &keys, &l->attempt, input, &v, &last, &e);
+    int arc = en->ops->attempt(en->eng, &l->attempt, input, &v, &last, &e);
     mz_free_string(input);
-    rc = conclude(l, arc, &e, &v, &last);
-done:
-    mz_keys_wipe(&keys);
-    return rc;
+    return conclude(l, arc, &e, &v, &last);
 }
 
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
     struct login l;
-    struct mz_store *st = NULL;
+    struct engine en;
     int rc = start(&l, pamh, flags, argc, argv);
     if (rc != PAM_SUCCESS) {
         log_attempt(&l, "error", "cannot start");
@@ -482,12 +546,13 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
             _("The clock of this terminal is not synchronised. Contact your administrator."));
         return PAM_AUTHINFO_UNAVAIL;
     }
-    rc = open_store(&l, &st);
+    rc = open_engine(&l, &en);
     if (rc == PAM_SUCCESS)
-        rc = authenticate(&l, st);
-    mz_store_close(st);
+        rc = authenticate(&l, &en);
     if (l.cfg.debug)
-        pam_syslog(pamh, LOG_DEBUG, "authenticate returns %s", pam_strerror(pamh, rc));
+        pam_syslog(pamh, LOG_DEBUG, "authenticate returns %s (%s engine)", pam_strerror(pamh, rc),
+                   en.ops != NULL ? en.ops->name : "no");
+    close_engine(&en);
     return rc;
 }
 
@@ -499,7 +564,7 @@ PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const cha
 PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
     struct login l;
-    struct mz_store *st = NULL;
+    struct engine en;
     mz_err e;
     enum mz_account_state state = MZ_ACCOUNT_UNKNOWN;
 
@@ -508,10 +573,17 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
         log_attempt(&l, "error", "cannot start");
         return rc;
     }
-    rc = open_store(&l, &st);
+    rc = open_engine(&l, &en);
     if (rc != PAM_SUCCESS)
         return rc;
-    if (mz_account_check(st, l.user, l.attempt.now, &state, &e) != MZ_OK) {
+    bool retry;
+    int qrc = en.ops->account(en.eng, l.user, l.attempt.now, &state, &e);
+    rc = first_question(&l, &en, qrc, &e, &retry);
+    if (rc != PAM_SUCCESS)
+        goto done;
+    if (retry)
+        qrc = en.ops->account(en.eng, l.user, l.attempt.now, &state, &e);
+    if (qrc != MZ_OK) {
         pam_syslog(pamh, LOG_ERR, "store: %s", e.msg);
         log_attempt(&l, "error", "store unreadable");
         rc = PAM_AUTHINFO_UNAVAIL;
@@ -544,8 +616,8 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
         break;
     }
     if (reason != NULL)
-        record_denial(&l, st, "account", reason);
+        record_denial(&l, &en, "account", reason);
 done:
-    mz_store_close(st);
+    close_engine(&en);
     return rc;
 }

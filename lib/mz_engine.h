@@ -1,0 +1,78 @@
+/* How the PAM module reaches the store: one interface, two engines.
+ *
+ * - direct (pam_module/engine_direct.c): opens the store in the login's own process. It
+ *   lives in mnzone-engine.so, which the module dlopens only when it is needed, so that a
+ *   login answered by mnzoned never loads SQLite, libsodium or liboath.
+ * - mnzoned (pam_module/engine_remote.c, in the module): asks the resident daemon over its
+ *   Unix socket. mnzoned serves each request with the direct engine.
+ *
+ * Every operation returns MZ_OK or an error with a message in *E; an error is never a
+ * verdict, and the module fails closed on it. */
+#ifndef MZ_ENGINE_H
+#define MZ_ENGINE_H
+
+#include "mz_auth.h"
+
+struct mz_engine;
+
+/* How a YubiKey login ended (direct engine only). */
+enum mz_key_result {
+    MZ_KEY_DECIDED,   /* the key answered: VERDICT and LAST are set (ARC is the commit's) */
+    MZ_KEY_FALL_BACK, /* no key plugged in, and the user may type a code instead */
+    MZ_KEY_NO_KEY,    /* no key plugged in and nothing else to type: denied */
+    MZ_KEY_TIMEOUT,   /* not touched in time: denied, not counted */
+    MZ_KEY_ERROR,     /* USB or device error: denied, not counted */
+    MZ_KEY_CONV,      /* a touch prompt could not be shown: denied */
+};
+
+struct mz_key_outcome {
+    enum mz_key_result result;
+    bool has_totp;       /* MZ_KEY_FALL_BACK: a TOTP code can be typed (else a one-time code) */
+    bool rotating;       /* the failure came at the next challenge */
+    const char *reason;  /* a denial's reason, as audited (a static string) */
+    int arc;             /* MZ_KEY_DECIDED: the attempt's result code */
+    mz_err device_error; /* MZ_KEY_TIMEOUT, MZ_KEY_ERROR: what the device layer said */
+    struct mz_verdict verdict;
+    struct mz_last_login last;
+};
+
+struct mz_engine_ops {
+    const char *name; /* "direct" or "mnzoned", for the debug log */
+    /* Opens what CFG names. *PART says what failed ("store", "key") on an error. */
+    int (*open)(const struct mz_config *cfg, struct mz_engine **eng, const char **part, mz_err *e);
+    void (*close)(struct mz_engine *eng);
+    /* Makes sure the key file is usable before the user is asked for anything. */
+    int (*keys)(struct mz_engine *eng, mz_err *e);
+    int (*status)(struct mz_engine *eng, const char *login, int64_t now, struct mz_user_status *out,
+                  mz_err *e);
+    /* As mz_auth_record: an attempt that ended before a decision. */
+    int (*record)(struct mz_engine *eng, const struct mz_attempt *a, const char *event,
+                  const char *result, const char *reason, mz_err *e);
+    /* As mz_auth_attempt, with the policy of the configuration given to open. */
+    int (*attempt)(struct mz_engine *eng, const struct mz_attempt *a, const char *input,
+                   struct mz_verdict *verdict, struct mz_last_login *last, mz_err *e);
+    int (*account)(struct mz_engine *eng, const char *login, int64_t now,
+                   enum mz_account_state *state, mz_err *e);
+    /* The YubiKey login of A->user (NULL when the engine cannot reach a key: the module
+     * then uses the direct engine). PROMPT asks the user to touch the key; A->now is
+     * refreshed after the exchange; PROMPT sets *CANCELLED when it could not reach the
+     * user, and nothing is then decided. Denials that end before a decision are recorded
+     * here (audited, not counted); the caller logs and tells the user. */
+    int (*key_login)(struct mz_engine *eng, struct mz_attempt *a, const struct mz_hw_prompt *prompt,
+                     const bool *cancelled, struct mz_key_outcome *out, mz_err *e);
+};
+
+/* The direct engine, exported by mnzone-engine.so under this name. */
+#define MZ_ENGINE_DIRECT_SYMBOL "mz_engine_direct"
+extern const struct mz_engine_ops mz_engine_direct;
+/* mnzoned's open: the store stays open, so its checkpoints differ (mz_store.h). */
+int mz_engine_direct_open_resident(const struct mz_config *cfg, struct mz_engine **eng, mz_err *e);
+/* mnzoned's: the key file is read again at the next operation that needs it. */
+void mz_engine_direct_forget_keys(struct mz_engine *eng);
+
+/* The client of mnzoned, in the PAM module. Its open fails with MZ_ERR_NOUSER (nobody
+ * there) when the daemon is not running or serves another configuration: the module
+ * then uses the direct engine. */
+extern const struct mz_engine_ops mz_engine_remote;
+
+#endif

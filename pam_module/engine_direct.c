@@ -1,0 +1,185 @@
+/* The direct engine: the store opened in this process, the core called as it is. Built
+ * into mnzone-engine.so (dlopened by the module when mnzoned does not answer, and for
+ * YubiKey logins) and linked into mnzoned, which serves every request with it. */
+#include "config.h"
+
+#include "mz_engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct mz_engine {
+    struct mz_config cfg;
+    struct mz_store *st;
+    struct mz_keys keys;
+    bool have_keys;
+};
+
+static void direct_close(struct mz_engine *eng)
+{
+    if (eng == NULL)
+        return;
+    mz_store_close(eng->st);
+    if (eng->have_keys)
+        mz_keys_wipe(&eng->keys);
+    mz_zero_object(eng);
+    free(eng);
+}
+
+static int open_store(const struct mz_config *cfg, int flags, struct mz_engine **out,
+                      const char **part, mz_err *e)
+{
+    *out = NULL;
+    *part = "store";
+    struct mz_engine *eng = calloc(1, sizeof(*eng));
+    if (eng == NULL)
+        return mz_fail(e, MZ_ERR_NOMEM, _("out of memory"));
+    eng->cfg = *cfg;
+    int rc = mz_store_open(cfg->store, flags, &eng->st, e);
+    if (rc != MZ_OK) {
+        direct_close(eng);
+        return rc;
+    }
+    *out = eng;
+    return MZ_OK;
+}
+
+static int direct_open(const struct mz_config *cfg, struct mz_engine **out, const char **part,
+                       mz_err *e)
+{
+    return open_store(cfg, MZ_STORE_LOGIN, out, part, e);
+}
+
+int mz_engine_direct_open_resident(const struct mz_config *cfg, struct mz_engine **out, mz_err *e)
+{
+    const char *part;
+    return open_store(cfg, MZ_STORE_RESIDENT, out, &part, e);
+}
+
+/* The key is read when first needed: the account phase and status reads need none. */
+static int direct_keys(struct mz_engine *eng, mz_err *e)
+{
+    if (eng->have_keys)
+        return MZ_OK;
+    int rc = mz_keys_load(eng->cfg.key_file, &eng->keys, e);
+    eng->have_keys = rc == MZ_OK;
+    return rc;
+}
+
+void mz_engine_direct_forget_keys(struct mz_engine *eng)
+{
+    if (eng->have_keys)
+        mz_keys_wipe(&eng->keys);
+    eng->have_keys = false;
+}
+
+static int direct_status(struct mz_engine *eng, const char *login, int64_t now,
+                         struct mz_user_status *out, mz_err *e)
+{
+    return mz_auth_status(eng->st, login, now, out, e);
+}
+
+static int direct_record(struct mz_engine *eng, const struct mz_attempt *a, const char *event,
+                         const char *result, const char *reason, mz_err *e)
+{
+    int rc = direct_keys(eng, e);
+    if (rc == MZ_OK)
+        rc = mz_auth_record(eng->st, &eng->keys, a, event, result, reason, e);
+    return rc;
+}
+
+static int direct_attempt(struct mz_engine *eng, const struct mz_attempt *a, const char *input,
+                          struct mz_verdict *verdict, struct mz_last_login *last, mz_err *e)
+{
+    int rc = direct_keys(eng, e);
+    if (rc != MZ_OK) {
+        verdict->outcome = MZ_REJECT_ERROR;
+        return rc;
+    }
+    return mz_auth_attempt(&eng->cfg, eng->st, &eng->keys, a, input, verdict, last, e);
+}
+
+static int direct_account(struct mz_engine *eng, const char *login, int64_t now,
+                          enum mz_account_state *state, mz_err *e)
+{
+    return mz_account_check(eng->st, login, now, state, e);
+}
+
+/* Records a key attempt that ended before the decision (audited, not counted). */
+static int key_denied(struct mz_engine *eng, const struct mz_attempt *a, const char *reason,
+                      enum mz_key_result result, struct mz_key_outcome *out, mz_err *e)
+{
+    out->result = result;
+    out->reason = reason;
+    return direct_record(eng, a, "auth", "failure", reason, e);
+}
+
+static int direct_key_login(struct mz_engine *eng, struct mz_attempt *a,
+                            const struct mz_hw_prompt *prompt, const bool *cancelled,
+                            struct mz_key_outcome *out, mz_err *e)
+{
+    const struct mz_hwkey_ops *ops = mz_ykpers_ops();
+    struct mz_hw_device *dev = NULL;
+    struct mz_hw_answer ans;
+    struct mz_factors fa;
+    memset(out, 0, sizeof(*out));
+    memset(&ans, 0, sizeof(ans));
+    int rc = direct_keys(eng, e);
+    if (rc == MZ_OK)
+        rc = mz_store_factors(eng->st, a->user, a->now, &fa, e);
+    if (rc != MZ_OK)
+        return rc;
+    a->method = "yubikey";
+    int hrc = ops->open(&dev, &out->device_error);
+    if (hrc == MZ_HW_NO_KEY && (fa.has_totp || fa.has_codes)) {
+        out->result = MZ_KEY_FALL_BACK;
+        out->has_totp = fa.has_totp;
+        mz_zero_object(&fa);
+        return MZ_OK;
+    }
+    if (hrc == MZ_HW_OK) {
+        hrc = mz_hw_exchange(ops, dev, &eng->keys, &fa.hw, eng->cfg.hwkey_touch, prompt, &ans,
+                             &out->device_error);
+        ops->close(dev);
+    }
+    mz_zero_object(&fa);
+    out->rotating = ans.rotating;
+    switch (hrc) {
+    case MZ_HW_OK: break;
+    case MZ_HW_NO_KEY: return key_denied(eng, a, "no YubiKey plugged in", MZ_KEY_NO_KEY, out, e);
+    case MZ_HW_TIMEOUT:
+        mz_zero_object(&ans);
+        return key_denied(eng, a,
+                          out->rotating ? "YubiKey not touched in time for the next challenge"
+                                        : "YubiKey not touched in time",
+                          MZ_KEY_TIMEOUT, out, e);
+    default:
+        mz_zero_object(&ans);
+        return key_denied(eng, a,
+                          out->rotating ? "YubiKey error at the next challenge" : "YubiKey error",
+                          MZ_KEY_ERROR, out, e);
+    }
+    if (*cancelled) {
+        mz_zero_object(&ans);
+        return key_denied(eng, a, "conversation failed", MZ_KEY_CONV, out, e);
+    }
+    out->result = MZ_KEY_DECIDED;
+    a->now = (int64_t)time(NULL); /* touching took a while */
+    out->arc =
+        mz_auth_hw_attempt(&eng->cfg, eng->st, &eng->keys, a, &ans, &out->verdict, &out->last, e);
+    mz_zero_object(&ans);
+    return MZ_OK;
+}
+
+const struct mz_engine_ops mz_engine_direct = {
+    .name = "direct",
+    .open = direct_open,
+    .close = direct_close,
+    .keys = direct_keys,
+    .status = direct_status,
+    .record = direct_record,
+    .attempt = direct_attempt,
+    .account = direct_account,
+    .key_login = direct_key_login,
+};
