@@ -22,12 +22,15 @@
 #include <limits.h>
 #include <pwd.h>
 #include <security/pam_appl.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timex.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +58,12 @@
 #define RACERS 8
 
 static const char *module_path; /* MZ_MODULE: the built pam_mnzone.so */
+/* MZ_MNZONED: the built mnzoned. With MZ_PAM_DAEMON=1 every test's fixture runs it on
+ * the test's configuration, so the whole suite runs through mnzoned; without, the module
+ * uses the direct engine (daemon_socket is empty) except in the tests of mnzoned itself.
+ * make check runs both (run-pam-tests, run-pam-tests-mnzoned). */
+static const char *mnzoned_path;
+static bool through_daemon;
 static const char *runtime_dir; /* PAM_WRAPPER_RUNTIME_DIR: where service files go */
 static unsigned service_serial;
 
@@ -66,6 +75,8 @@ struct fx {
     char store[PATH_LEN];
     char log[PATH_LEN];
     char service[32];
+    char sock[PATH_LEN]; /* mnzoned's socket, written into every configuration */
+    pid_t daemon;        /* the fixture's mnzoned, or 0 */
     struct mz_keys keys;
 };
 
@@ -200,8 +211,9 @@ static void write_config(const struct fx *f, const char *path, const char *store
 {
     char text[1024];
     int n = snprintf(text, sizeof(text),
-                     "# mnzone PAM test\nstore = %s\nkey_file = %s\ntime_sync = off\n%s", store,
-                     f->key, extra);
+                     "# mnzone PAM test\nstore = %s\nkey_file = %s\ntime_sync = off\n"
+                     "daemon_socket = %s\n%s",
+                     store, f->key, through_daemon ? f->sock : "", extra);
     assert_true(n > 0 && (size_t)n < sizeof(text));
     write_file(path, text, 0600);
 }
@@ -458,6 +470,49 @@ static void enrol(const struct fx *f, const char *login, const char *staff_id,
     core_ok(rc, &e, "enrol");
 }
 
+/* Starts mnzoned on the fixture's configuration, without the test's preloads (it is no
+ * PAM application), its output in mnzoned.log; returns once it listens. */
+static pid_t start_daemon(const struct fx *f)
+{
+    char log[PATH_LEN];
+    struct stat st;
+    path_in(f, "mnzoned.log", log);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
+            _exit(127);
+        unsetenv("LD_PRELOAD");
+        execl(mnzoned_path, mnzoned_path, "--config", f->conf, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500; i++) {
+        if (stat(f->sock, &st) == 0 && S_ISSOCK(st.st_mode))
+            return pid;
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            fail_msg("mnzoned stopped at start (status %d); see %s", status, log);
+        struct timespec d = {0, 10 * 1000 * 1000};
+        nanosleep(&d, NULL);
+    }
+    kill(pid, SIGKILL);
+    fail_msg("mnzoned did not listen on %s within 5 s", f->sock);
+    return -1;
+}
+
+/* Stops mnzoned with SIGTERM; it must end cleanly (status 0), sanitizers included. */
+static int stop_daemon(pid_t pid)
+{
+    int status = 0;
+    if (pid <= 0)
+        return 0;
+    kill(pid, SIGTERM);
+    if (waitpid(pid, &status, 0) != pid)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
@@ -472,6 +527,7 @@ static int setup(void **state)
     path_in(f, "mnzone.db", f->store);
     path_in(f, "module.log", f->log);
     snprintf(f->service, sizeof(f->service), "mnzone-test-%u", ++service_serial);
+    path_in(f, "mnzoned.sock", f->sock);
 
     core_ok(mz_key_file_create(f->key, &e), &e, "mz_key_file_create");
     core_ok(mz_keys_load(f->key, &f->keys, &e), &e, "mz_keys_load");
@@ -479,6 +535,8 @@ static int setup(void **state)
     mz_store_close(st);
     write_config(f, f->conf, f->store, "");
     enrol(f, "alice", "A-0001", "");
+    if (through_daemon)
+        f->daemon = start_daemon(f);
     return 0;
 }
 
@@ -497,6 +555,7 @@ static int teardown(void **state)
     int64_t count = 0;
     if (f == NULL)
         return 0;
+    int daemon_status = stop_daemon(f->daemon);
     chmod(f->store, 0600); /* a test that failed early may have left other modes */
     chmod(f->key, 0600);
     const char *problem = f->dir[0] != '\0' ? chain_problem(f, &count, msg, sizeof(msg)) : NULL;
@@ -507,6 +566,8 @@ static int teardown(void **state)
     *state = NULL;
     if (problem != NULL)
         fail_msg("%s", problem);
+    if (daemon_status != 0)
+        fail_msg("mnzoned ended with status %d", daemon_status);
     return 0;
 }
 
@@ -1634,7 +1695,217 @@ static void test_debug_never_logs_code(void **state)
     run_auth(f, "alice", code, &r);
     expect_rc(&r, PAM_SUCCESS);
     expect_log(&r, "authenticate returns");
+    /* and the suite's mode is the one it says */
+    expect_log(&r, through_daemon ? "(mnzoned engine)" : "(direct engine)");
     expect_secret_kept(f, &r, code);
+}
+
+/* ---- mnzoned ---- */
+
+/* The fixture's mnzoned, started here when the suite runs without one. */
+static void need_daemon(struct fx *f)
+{
+    if (!through_daemon) {
+        char conf[8192];
+        FILE *in = fopen(f->conf, "r");
+        assert_non_null(in);
+        size_t n = fread(conf, 1, sizeof(conf) - 1, in);
+        fclose(in);
+        conf[n] = '\0';
+        /* this configuration, with the socket */
+        char *line = strstr(conf, "daemon_socket = \n");
+        assert_non_null(line);
+        char text[8192];
+        snprintf(text, sizeof(text), "%.*sdaemon_socket = %s\n%s", (int)(line - conf), conf,
+                 f->sock, line + strlen("daemon_socket = \n"));
+        write_file(f->conf, text, 0600);
+    }
+    if (f->daemon == 0)
+        f->daemon = start_daemon(f);
+}
+
+/* A login is answered by mnzoned when it runs; once it has stopped, by the direct
+ * engine, and a code accepted through one is refused through the other. */
+static void test_mnzoned_answers_and_direct_follows(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char code[CODE_LEN];
+    need_daemon(f);
+    service_args(f, "debug");
+    time_t now = fresh_now();
+    code_at("alice", now, code);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    expect_log(&r, "(mnzoned engine)");
+    expect_log(&r, "result=success reason=accepted");
+    expect_secret_kept(f, &r, code);
+
+    assert_int_equal(stop_daemon(f->daemon), 0);
+    f->daemon = 0;
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    expect_log(&r, "using the store directly");
+    expect_log(&r, "(direct engine)");
+    expect_log(&r, "result=failure reason=code already used");
+    expect_last_audit(f, "failure code already used");
+}
+
+/* A code accepted by the direct engine is refused by mnzoned too. */
+static void test_mnzoned_refuses_code_used_directly(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char code[CODE_LEN];
+    service_args(f, "debug daemon_socket=");
+    code_at("alice", fresh_now(), code);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    expect_log(&r, "(direct engine)");
+    need_daemon(f);
+    service_args(f, "debug");
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    expect_log(&r, "(mnzoned engine)");
+    expect_log(&r, "result=failure reason=code already used");
+}
+
+/* mnzoned never decides under rules it did not read: a module line that sets its own
+ * policy is answered by the direct engine, with that policy. */
+static void test_mnzoned_not_used_for_other_configuration(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap after;
+    char wrong[CODE_LEN];
+    need_daemon(f);
+    service_args(f, "debug max_failures=1");
+    wrong_code_at("alice", fresh_now(), wrong);
+    run_auth(f, "alice", wrong, &r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    expect_log(&r, "mnzoned serves another configuration");
+    expect_log(&r, "(direct engine)");
+    take(f, "alice", &after);
+    assert_true(after.locked_until > 0); /* max_failures=1 applied */
+}
+
+/* A stopped (hung) mnzoned does not stop logins: its first answer is awaited for 1 s,
+ * then the direct engine decides. */
+static void test_mnzoned_hung_falls_back(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char code[CODE_LEN];
+    need_daemon(f);
+    service_args(f, "debug");
+    code_at("alice", fresh_now(), code);
+    assert_int_equal(kill(f->daemon, SIGSTOP), 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run_auth(f, "alice", code, &r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(kill(f->daemon, SIGCONT), 0);
+    expect_rc(&r, PAM_SUCCESS);
+    expect_log(&r, "using the store directly");
+    expect_log(&r, "(direct engine)");
+    assert_true(t1.tv_sec - t0.tv_sec < 5); /* bounded: not the 10 s request timeout */
+}
+
+/* mnzoned gone between the question and the code: the attempt is an error, nothing is
+ * accepted, and the next login (direct) accepts the same code. */
+struct kill_conv {
+    pid_t daemon;
+    const char *answer;
+};
+
+static int kill_then_answer(int n, const struct pam_message **msg, struct pam_response **resp,
+                            void *data)
+{
+    struct kill_conv *k = data;
+    for (int i = 0; i < n; i++) {
+        if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF && k->daemon > 0) {
+            kill(k->daemon, SIGKILL);
+            waitpid(k->daemon, NULL, 0);
+            k->daemon = 0;
+        }
+    }
+    struct answer_conv c = {.answer = k->answer};
+    return answer_conv_fn(n, msg, resp, &c);
+}
+
+static void test_mnzoned_gone_before_the_code(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char code[CODE_LEN];
+    need_daemon(f);
+    service_args(f, "debug");
+    code_at("alice", fresh_now(), code);
+    take(f, "alice", &before);
+    struct kill_conv k = {f->daemon, code};
+    f->daemon = 0;
+    run_conv(f, "alice", kill_then_answer, &k, &r);
+    expect_rc(&r, PAM_SYSTEM_ERR);
+    expect_log(&r, "result=error reason=cannot record the attempt");
+    expect_secret_kept(f, &r, code);
+    expect_untouched(f, "alice", &before);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    expect_log(&r, "(direct engine)");
+}
+
+/* A socket served by anyone but root is not asked: the direct engine decides. */
+static void test_mnzoned_must_be_root(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char code[CODE_LEN];
+    need_daemon(f); /* the socket line in the configuration */
+    assert_int_equal(stop_daemon(f->daemon), 0);
+    f->daemon = 0;
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct sockaddr_un sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sun_family = AF_UNIX;
+        if (strlen(f->sock) >= sizeof(sa.sun_path))
+            _exit(1);
+        memcpy(sa.sun_path, f->sock, strlen(f->sock) + 1);
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        unlink(f->sock);
+        /* bound by root, listening as nobody: SO_PEERCRED names the listener */
+        if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || setgid(65534) != 0 ||
+            setuid(65534) != 0 || listen(fd, 8) != 0)
+            _exit(1);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(1);
+        for (;;) {
+            int c = accept(fd, NULL, NULL);
+            if (c >= 0) {
+                /* whatever it would say, it must not be listened to */
+                uint32_t len = 5;
+                (void)!write(c, &len, sizeof(len));
+                (void)!write(c, "rc=0", 5);
+                close(c);
+            }
+        }
+    }
+    char byte;
+    assert_int_equal(read(ready[0], &byte, 1), 1);
+    close(ready[0]);
+    close(ready[1]);
+    service_args(f, "debug");
+    code_at("alice", fresh_now(), code);
+    run_auth(f, "alice", code, &r);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    expect_rc(&r, PAM_SUCCESS);
+    expect_log(&r, "is not served by root");
+    expect_log(&r, "(direct engine)");
 }
 
 /* ---- many logins at once ---- */
@@ -1671,7 +1942,9 @@ static void test_concurrent_same_code(void **state)
     int ready[2], go[2], status[RACERS];
     pid_t pids[RACERS];
     int started = 0;
-    service_args(f, "max_failures=20");
+    /* in the file, not on the module line: so that mnzoned, when it runs, serves it */
+    write_config(f, f->conf, f->store, "max_failures = 20\n");
+    service_args(f, "");
     take(f, "alice", &before);
     time_t now = fresh_now();
     code_at("alice", now, code);
@@ -2466,6 +2739,13 @@ int main(void)
                module_path != NULL ? module_path : "unset");
         return 1;
     }
+    mnzoned_path = getenv("MZ_MNZONED");
+    if (mnzoned_path == NULL || mnzoned_path[0] != '/' || access(mnzoned_path, X_OK) != 0) {
+        printf("Bail out! MZ_MNZONED (%s) is not the built mnzoned\n",
+               mnzoned_path != NULL ? mnzoned_path : "unset");
+        return 1;
+    }
+    through_daemon = getenv("MZ_PAM_DAEMON") != NULL && strcmp(getenv("MZ_PAM_DAEMON"), "1") == 0;
     /* Line-buffered, so that a run by hand shows each result next to its log. */
     setvbuf(stdout, NULL, _IOLBF, 0);
     /* pam_wrapper prints pam_syslog lines below LOG_WARNING only from level 2 on. */
@@ -2535,6 +2815,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_usb_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_revoked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_conversation_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mnzoned_answers_and_direct_follows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mnzoned_refuses_code_used_directly, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mnzoned_not_used_for_other_configuration, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_mnzoned_hung_falls_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mnzoned_gone_before_the_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mnzoned_must_be_root, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }
