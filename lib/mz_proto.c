@@ -58,7 +58,7 @@ static bool index_field(struct mz_msg *m, size_t at)
 bool mz_msg_add(struct mz_msg *m, const char *key, const char *value)
 {
     size_t kl = strlen(key), vl = strlen(value);
-    if (m->len + kl + 1 + vl + 1 > sizeof(m->buf))
+    if (!valid_key(key, kl) || m->len + kl + 1 + vl + 1 > sizeof(m->buf))
         return false;
     size_t at = m->len;
     memcpy(m->buf + at, key, kl);

@@ -277,6 +277,21 @@ static void test_groups_and_counts(void **state)
     assert_int_equal(c.stale_days, 30);
     set_bad("stale_days", "0");
     set_bad("stale_days", "90d");
+
+    /* mnzoned's socket: an absolute path that fits sun_path, or empty for none */
+    mz_config_defaults(&c);
+    assert_string_equal(c.daemon_socket, "/run/mnzone/mnzoned.sock");
+    set_ok(&c, "daemon_socket", "/run/other/socket");
+    assert_string_equal(c.daemon_socket, "/run/other/socket");
+    set_ok(&c, "daemon_socket", "");
+    assert_string_equal(c.daemon_socket, "");
+    set_bad("daemon_socket", "run/mnzone/mnzoned.sock");
+    char long_path[120] = "/";
+    memset(long_path + 1, 's', 108);
+    long_path[109] = '\0';
+    set_bad("daemon_socket", long_path);
+    long_path[107] = '\0'; /* 107 bytes and the NUL: the most sun_path holds */
+    set_ok(&c, "daemon_socket", long_path);
 }
 
 static void test_unknown_key(void **state)
@@ -326,6 +341,10 @@ static void test_parse_comments_and_space(void **state)
     assert_int_equal(c.totp_window, 2);
     /* Untouched keys keep their defaults. */
     assert_int_equal(c.totp_digits, 6);
+    /* "daemon_socket =" with nothing after it turns mnzoned off */
+    rc = parse(&c, "daemon_socket =\n", &e);
+    assert_int_equal(rc, MZ_OK);
+    assert_string_equal(c.daemon_socket, "");
 
     assert_int_equal(parse(&c, "", &e), MZ_OK);
     assert_int_equal(parse(&c, "\n\n# only comments\n", &e), MZ_OK);
