@@ -4,8 +4,9 @@
  * One request per connection, served one at a time with the direct engine (the same
  * code the module runs when mnzoned is not there). Only root may connect. The daemon
  * serves the configuration in its file: a request made under another one is refused
- * (the module then uses its direct engine). The store and key file are checked again at
- * every request, so a replaced store or key, or a changed mode, is seen at once. */
+ * (the module then uses its direct engine). The store and the key file are looked at
+ * again at every request (one stat each), so a replaced store or key, or a changed mode,
+ * is seen at once and checked as at the first open. */
 #include "config.h"
 
 #include "mz_engine.h"
@@ -35,6 +36,7 @@ struct daemon {
     struct mz_config cfg;
     struct mz_engine *eng;
     struct stat store_st; /* of the store when it was opened */
+    struct stat key_st;   /* of the key file when its keys were last read */
     bool foreground;
 };
 
@@ -112,7 +114,18 @@ static int ready_store(struct daemon *d, mz_err *e)
             return mz_fail(e, MZ_ERR_STORE, _("cannot read %s: %s"), d->cfg.store, strerror(errno));
         }
     }
-    mz_engine_direct_forget_keys(d->eng);
+    /* the key file is read again when anything about it changed (a new key, its mode, a
+     * link put in its place): the read checks it */
+    if (lstat(d->cfg.key_file, &st) != 0)
+        memset(&st, 0, sizeof(st));
+    if (!same_file(&st, &d->key_st) || st.st_size != d->key_st.st_size ||
+        st.st_mtim.tv_sec != d->key_st.st_mtim.tv_sec ||
+        st.st_mtim.tv_nsec != d->key_st.st_mtim.tv_nsec ||
+        st.st_ctim.tv_sec != d->key_st.st_ctim.tv_sec ||
+        st.st_ctim.tv_nsec != d->key_st.st_ctim.tv_nsec || st.st_ino == 0) {
+        mz_engine_direct_forget_keys(d->eng);
+        d->key_st = st;
+    }
     return MZ_OK;
 }
 

@@ -226,21 +226,32 @@ void mz_store_close(struct mz_store *st)
     free(st);
 }
 
+/* Runs one statement without rows through the statement cache (BEGIN and COMMIT run
+ * at every attempt). On failure E says WHAT failed and why, read before the statement
+ * is reset. */
+static int run_cached(struct mz_store *st, const char *sql, const char *what, mz_err *e)
+{
+    sqlite3_stmt *q;
+    int rc = mz_store_prepare(st, sql, &q, e);
+    if (rc != MZ_OK)
+        return rc;
+    if (sqlite3_step(q) != SQLITE_DONE)
+        rc = db_fail(st, e, what);
+    mz_store_release(st, q);
+    return rc;
+}
+
 int mz_store_begin(struct mz_store *st, mz_err *e)
 {
-    if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(st, e, _("cannot start a transaction"));
-    return MZ_OK;
+    return run_cached(st, "BEGIN IMMEDIATE", _("cannot start a transaction"), e);
 }
 
 int mz_store_commit(struct mz_store *st, mz_err *e)
 {
-    if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        int rc = db_fail(st, e, _("cannot commit"));
+    int rc = run_cached(st, "COMMIT", _("cannot commit"), e);
+    if (rc != MZ_OK)
         mz_store_rollback(st);
-        return rc;
-    }
-    return MZ_OK;
+    return rc;
 }
 
 void mz_store_rollback(struct mz_store *st)
