@@ -220,12 +220,16 @@ static void serve(struct daemon *d, const struct mz_msg *req, struct mz_msg *rep
     int rc = MZ_OK;
     mz_msg_init(reply);
     mz_msg_add_int(reply, "rc", 0);
+    /* a module of another version (an upgrade under way) asks its direct engine */
     if (v == NULL || strcmp(v, MZ_PROTO_VERSION) != 0 || op == NULL)
-        rc = mz_fail(&e, MZ_ERR_INPUT, "mnzoned: unknown protocol version");
-    /* a login's first question: read the configuration again if its file changed */
+        rc = mz_fail(&e, MZ_ERR_NOUSER, "mnzoned: unknown protocol version");
+    /* a login's first question: read the configuration again if its file changed; if it
+     * cannot be read now, the module's own reading of it decides, not this daemon */
     bool first = rc == MZ_OK && (strcmp(op, "status") == 0 || strcmp(op, "account") == 0);
-    if (first)
-        rc = load_config(d, &e);
+    if (first && load_config(d, &e) != MZ_OK) {
+        say(LOG_ERR, "%s", e.msg);
+        rc = MZ_ERR_NOUSER;
+    }
     if (rc == MZ_OK && !mz_proto_same_config(req, &d->cfg))
         rc =
             mz_fail(&e, MZ_ERR_NOUSER, "mnzoned serves another configuration (%s)", d->config_path);
@@ -278,8 +282,23 @@ static void serve_connection(struct daemon *d, int fd)
     mz_msg_wipe(&req);
 }
 
+/* True when something accepts connections on the socket PATH. */
+static bool answered(const char *path)
+{
+    struct sockaddr_un sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool yes = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return yes;
+}
+
 /* Binds the socket: its folder must be root's and closed to others (made if missing);
- * an old socket left by a stopped daemon is replaced, anything else is an error. */
+ * an old socket left by a stopped daemon is replaced; one that another mnzoned still
+ * answers on, or anything else, is an error. Returns the socket, or -1 with *E set. */
 static int listen_on(const char *path, mz_err *e)
 {
     char dir[MZ_SOCKET_PATH_MAX];
@@ -288,14 +307,25 @@ static int listen_on(const char *path, mz_err *e)
     char *slash = strrchr(dir, '/');
     if (slash != NULL && slash != dir)
         *slash = '\0';
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return mz_fail(e, MZ_ERR_PERM, _("cannot create %s: %s"), dir, strerror(errno));
-    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 0022) != 0)
-        return mz_fail(e, MZ_ERR_PERM,
-                       _("%s must be a folder owned by root, not writable by others"), dir);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        mz_fail(e, MZ_ERR_PERM, _("cannot create %s: %s"), dir, strerror(errno));
+        return -1;
+    }
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 ||
+        (st.st_mode & 0022) != 0) {
+        mz_fail(e, MZ_ERR_PERM, _("%s must be a folder owned by root, not writable by others"),
+                dir);
+        return -1;
+    }
     if (lstat(path, &st) == 0) {
-        if (!S_ISSOCK(st.st_mode))
-            return mz_fail(e, MZ_ERR_PERM, _("%s exists and is not a socket"), path);
+        if (!S_ISSOCK(st.st_mode)) {
+            mz_fail(e, MZ_ERR_PERM, _("%s exists and is not a socket"), path);
+            return -1;
+        }
+        if (answered(path)) {
+            mz_fail(e, MZ_ERR_PERM, _("another mnzoned is running on %s"), path);
+            return -1;
+        }
         unlink(path);
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -304,13 +334,14 @@ static int listen_on(const char *path, mz_err *e)
     sa.sun_family = AF_UNIX;
     snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
     mode_t old = umask(0177);
-    int ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 128) == 0;
+    bool ok = fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && listen(fd, 128) == 0;
     umask(old);
     if (!ok) {
         int err = errno;
         if (fd >= 0)
             close(fd);
-        return mz_fail(e, MZ_ERR_PERM, _("cannot listen on %s: %s"), path, strerror(err));
+        mz_fail(e, MZ_ERR_PERM, _("cannot listen on %s: %s"), path, strerror(err));
+        return -1;
     }
     return fd;
 }
@@ -357,17 +388,19 @@ int main(int argc, char **argv)
         say(LOG_ERR, "%s", _("daemon_socket is empty in the configuration: nothing to serve"));
         return 4;
     }
-    int lfd = listen_on(d.cfg.daemon_socket, &e);
-    if (lfd < 0) {
-        say(LOG_ERR, "%s", e.msg);
-        return 4;
-    }
+    /* before the socket exists: a signal from then on must find its handler */
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal; /* no SA_RESTART: accept returns EINTR */
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL); /* nothing to reload: the configuration is watched */
     signal(SIGPIPE, SIG_IGN);
+    int lfd = listen_on(d.cfg.daemon_socket, &e);
+    if (lfd < 0) {
+        say(LOG_ERR, "%s", e.msg);
+        return 4;
+    }
     char socket_path[MZ_SOCKET_PATH_MAX];
     snprintf(socket_path, sizeof(socket_path), "%s", d.cfg.daemon_socket);
     say(LOG_INFO, "serving %s on %s", d.cfg.store, socket_path);

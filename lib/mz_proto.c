@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 void mz_msg_init(struct mz_msg *m)
@@ -125,11 +126,13 @@ bool mz_msg_get_int(const struct mz_msg *m, const char *key, int64_t min, int64_
     return true;
 }
 
+/* send with MSG_NOSIGNAL: a daemon gone mid-request is an error to report, never a
+ * SIGPIPE that would kill the login program (sshd, login) the module runs in. */
 static int write_all(int fd, const void *buf, size_t len, mz_err *e)
 {
     const char *p = buf;
     while (len > 0) {
-        ssize_t n = write(fd, p, len);
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)

@@ -5,6 +5,7 @@
 #   mnzone-enroll.8  every command of commands[] (enroll/main.c) has an entry
 #   pam_mnzone.8     every module argument of mz_config_from_args (lib/mz_config.c)
 #                    has an entry, and every PAM code pam_mnzone.c returns is named
+#   mnzoned.8        every long option of opts[] (daemon/mnzoned.c) is named
 # "Has an entry" means that a line of the rendered page starts with the name, as a
 # .TP tag puts it; "is named" means that it appears as a word anywhere in the page.
 # The section NOT AVAILABLE IN THIS VERSION does not count: a command that exists must
@@ -24,7 +25,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/mz-man.XXXXXX") || {
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' HUP INT TERM
 
-echo "1..6"
+echo "1..8"
 n=0
 # result STATUS DESCRIPTION: one TAP line; STATUS 0 is ok.
 result() {
@@ -58,8 +59,8 @@ missing_words() {
     done
 }
 
-# --- 1-3: groff -man -ww says nothing and succeeds
-for page in pam_mnzone.8 mnzone-enroll.8 mnzone.conf.5; do
+# --- 1-4: groff -man -ww says nothing and succeeds
+for page in pam_mnzone.8 mnzone-enroll.8 mnzone.conf.5 mnzoned.8; do
     file="$srcdir/man/$page"
     if [ ! -s "$file" ]; then
         result 1 "$page renders without warnings (missing or empty)"
@@ -75,7 +76,7 @@ for page in pam_mnzone.8 mnzone-enroll.8 mnzone.conf.5; do
     fi
 done
 
-# --- 4: mnzone.conf.5 has an entry for every configuration key
+# --- 5: mnzone.conf.5 has an entry for every configuration key
 keys=$(sed -n '/^int mz_config_set(/,/^}/p' "$srcdir/lib/mz_config.c" |
     sed -n 's/.*strcmp(key, "\([A-Za-z0-9_]*\)").*/\1/p')
 if [ -z "$keys" ]; then
@@ -91,7 +92,7 @@ else
     fi
 fi
 
-# --- 5: mnzone-enroll.8 has an entry for every command
+# --- 6: mnzone-enroll.8 has an entry for every command
 commands=$(sed -n '/commands\[\] = {/,/^};/p' "$srcdir/enroll/main.c" |
     sed -n 's/.*{"\([A-Za-z0-9_-]*\)",.*/\1/p')
 if [ -z "$commands" ]; then
@@ -107,7 +108,7 @@ else
     fi
 fi
 
-# --- 6: pam_mnzone.8 has an entry for every module argument and names every PAM code
+# --- 7: pam_mnzone.8 has an entry for every module argument and names every PAM code
 args=$(sed -n '/^int mz_config_from_args(/,/^}/p' "$srcdir/lib/mz_config.c" |
     sed -n 's/.*cmp([^,]*, "\([A-Za-z0-9_]*\)=*".*/\1/p' | sort -u)
 codes=$(sed -n -e 's/.*return \(PAM_[A-Z_]*\);.*/\1/p' -e 's/.*rc = \(PAM_[A-Z_]*\);.*/\1/p' \
@@ -122,6 +123,22 @@ else
         result 0 "pam_mnzone.8 documents every module argument and PAM return code"
     else
         result 1 "pam_mnzone.8 documents every module argument and PAM return code (missing:$missing)"
+    fi
+fi
+
+# --- 8: mnzoned.8 names every long option
+options=$(sed -n '/opts\[\] = {/,/};/p' "$srcdir/daemon/mnzoned.c" |
+    grep -o '{"[a-z][a-z-]*",' | sed 's/{"\(.*\)",/--\1/')
+if [ -z "$options" ]; then
+    result 1 "mnzoned.8 documents every option (no options found in daemon/mnzoned.c)"
+else
+    render "$srcdir/man/mnzoned.8" >"$tmp/mnzoned.txt"
+    # shellcheck disable=SC2086
+    missing=$(missing_words "$tmp/mnzoned.txt" $options)
+    if [ -z "$missing" ]; then
+        result 0 "mnzoned.8 documents every option of mnzoned"
+    else
+        result 1 "mnzoned.8 documents every option of mnzoned (missing:$missing)"
     fi
 fi
 exit 0

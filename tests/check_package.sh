@@ -2,8 +2,8 @@
 # The Debian packages: builds libpam-mnzone and mnzone-enroll from a clean copy of the
 # tree with dpkg-buildpackage (tests off: the suite has run already), then checks what
 # they hold, their dependencies and maintainer scripts, the pam-auth-update profile
-# (run through the real pam-auth-update on a scratch root, never /etc), the packaged
-# module and tool, and lintian. TAP output.
+# (run through the real pam-auth-update on a scratch root, never /etc), mnzoned's
+# systemd unit, the packaged module, engine, tool and daemon, and lintian. TAP output.
 #   MZ_SRCDIR   the source tree (default: this script's ..); a git checkout is copied
 #               as git sees it (tracked and untracked files, not ignored ones)
 #   MZ_KEEP=1   keep the scratch folder and say where it is
@@ -34,7 +34,7 @@ else
 fi
 trap 'exit 1' HUP INT TERM
 
-echo "1..17"
+echo "1..20"
 n=0
 # result STATUS DESCRIPTION: one TAP line; STATUS 0 is ok.
 result() {
@@ -120,24 +120,43 @@ if [ "$built" = yes ]; then
         echo "# dpkg-deb -x/-e failed"
 fi
 
-# --- 3-4: libpam-mnzone
+# --- 3-5: libpam-mnzone
 if [ "$built" = yes ]; then
+    # the module finds its engine in its own folder (dladdr), so both must be there
     so="$pammoddir/pam_mnzone.so"
-    m=$(missing "$tmp/pam.list" "$so")
+    m=$(missing "$tmp/pam.list" "$so" "$pammoddir/mnzone-engine.so")
     la=$(grep '\.la$' "$tmp/pam.list" "$tmp/tool.list" | tr '\n' ' ')
     [ -z "$m$la" ]
-    result $? "libpam-mnzone: $so, no .la file${m:+ (missing:$m)}${la:+ (has $la)}"
+    result $? "libpam-mnzone: $so and mnzone-engine.so beside it, no .la file${m:+ (missing:$m)}${la:+ (has $la)}"
     m=$(missing "$tmp/pam.list" /usr/share/pam-configs/mnzone \
         /usr/share/man/man8/pam_mnzone.8.gz /usr/share/man/man5/mnzone.conf.5.gz \
-        /usr/share/doc/libpam-mnzone/copyright)
+        /usr/share/man/man8/mnzoned.8.gz /usr/share/doc/libpam-mnzone/copyright)
     [ -z "$m" ]
-    result $? "libpam-mnzone: pam-auth-update profile, pam_mnzone.8, mnzone.conf.5${m:+ (missing:$m)}"
+    result $? "libpam-mnzone: pam-auth-update profile, pam_mnzone.8, mnzone.conf.5, mnzoned.8${m:+ (missing:$m)}"
+    # mnzoned and its unit (lib/systemd/system on Debian 12, usr/lib/... later), which
+    # runs the packaged daemon, stays down until the store exists, and is enabled
+    why=$(missing "$tmp/pam.list" /usr/sbin/mnzoned)
+    unit=$(grep -E '^(/usr)?/lib/systemd/system/mnzoned\.service$' "$tmp/pam.list" | head -n 1)
+    if [ -z "$unit" ]; then
+        why="$why no unit mnzoned.service;"
+    else
+        exec_start=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$tmp/root$unit")
+        [ -n "$exec_start" ] && grep -qxF "$exec_start" "$tmp/pam.list" ||
+            why="$why ExecStart '$exec_start' is not in the package;"
+        grep -qx 'ConditionPathExists=/var/lib/mnzone/mnzone.db' "$tmp/root$unit" ||
+            why="$why no ConditionPathExists on the store;"
+    fi
+    grep -q "deb-systemd-helper enable .mnzoned\.service" "$tmp/pam-ctrl/postinst" 2>/dev/null ||
+        why="$why postinst does not enable mnzoned.service;"
+    [ -z "$why" ]
+    result $? "libpam-mnzone: /usr/sbin/mnzoned, ${unit:-its unit} (enabled, ConditionPathExists on the store)${why:+ (}${why# }${why:+)}"
 else
     skip "libpam-mnzone contents: not built"
     skip "libpam-mnzone contents: not built"
+    skip "libpam-mnzone mnzoned: not built"
 fi
 
-# --- 5-6: mnzone-enroll
+# --- 6-7: mnzone-enroll
 if [ "$built" = yes ]; then
     m=$(missing "$tmp/tool.list" /usr/sbin/mnzone-enroll \
         /usr/share/man/man8/mnzone-enroll.8.gz /usr/share/locale/ja/LC_MESSAGES/mnzone.mo \
@@ -155,7 +174,7 @@ else
     skip "mnzone-enroll contents: not built"
 fi
 
-# --- 7: no file in both packages (directories may be shared)
+# --- 8: no file in both packages (directories may be shared)
 if [ "$built" = yes ]; then
     both=$(cd "$tmp/root" && sort "$tmp/pam.list" "$tmp/tool.list" | uniq -d |
         while IFS= read -r p; do [ -d ".$p" ] || printf ' %s' "$p"; done)
@@ -165,7 +184,7 @@ else
     skip "overlap: not built"
 fi
 
-# --- 8-9: Depends, from ${shlibs:Depends} ${misc:Depends}, and libykpers-1-1, which both
+# --- 9-10: Depends, from ${shlibs:Depends} ${misc:Depends}, and libykpers-1-1, which both
 # load with dlopen (so shlibs cannot see it)
 # has_deps DEB NAME...: prints the names (package name prefixes) Depends lacks.
 has_deps() {
@@ -188,7 +207,7 @@ else
     skip "Depends: not built"
 fi
 
-# --- 10: maintainer scripts: register the profile on configure, take it out of
+# --- 11: maintainer scripts: register the profile on configure, take it out of
 # /etc/pam.d/common-* on remove (before the module goes); nothing else touches PAM.
 if [ "$built" = yes ]; then
     why=""
@@ -209,7 +228,7 @@ else
     skip "maintainer scripts: not built"
 fi
 
-# --- 11: the profile as pam-auth-update parses it (see /usr/sbin/pam-auth-update,
+# --- 12: the profile as pam-auth-update parses it (see /usr/sbin/pam-auth-update,
 # parse_pam_profile): "Field: value" lines, indented continuation lines, no comments
 # (a '#' line would become part of a PAM line), no comma in Name (debconf choices).
 profile="$tmp/root/usr/share/pam-configs/mnzone"
@@ -233,7 +252,7 @@ else
     result 1 "profile: /usr/share/pam-configs/mnzone not in libpam-mnzone"
 fi
 
-# --- 12-14: the real pam-auth-update on a scratch root with its own debconf database:
+# --- 13-15: the real pam-auth-update on a scratch root with its own debconf database:
 # registering (postinst) enables nothing; --enable puts the module after the password
 # (after pam_permit, in the Additional block); --remove (prerm) takes it out again.
 if [ -f "$profile" ] && command -v pam-auth-update >/dev/null 2>&1 &&
@@ -301,7 +320,7 @@ else
     skip "pam-auth-update on a scratch root: as above"
 fi
 
-# --- 15: the packaged module: exports only pam_sm_*, full RELRO, every library found
+# --- 16: the packaged module: exports only pam_sm_*, full RELRO, every library found
 so="$tmp/root$pammoddir/pam_mnzone.so"
 if [ -f "$so" ] && command -v nm >/dev/null 2>&1 && command -v readelf >/dev/null 2>&1; then
     why=""
@@ -319,19 +338,42 @@ else
     result 1 "packaged module: $so not extracted"
 fi
 
-# --- 16: the packaged tool runs
-tool="$tmp/root/usr/sbin/mnzone-enroll"
-if [ -x "$tool" ]; then
-    out=$(LC_ALL=C "$tool" --help 2>&1)
-    rc=$?
-    [ "$rc" -eq 0 ] && printf '%s\n' "$out" | grep -q '^Usage: mnzone-enroll'
-    result $? "extracted mnzone-enroll --help (exit $rc)"
-    [ "$rc" -eq 0 ] || printf '%s\n' "$out" | sed 's/^/# /' | head -20
+# --- 17: the packaged engine: exports only its engine, full RELRO, every library found
+engine="$tmp/root$pammoddir/mnzone-engine.so"
+if [ -f "$engine" ] && command -v nm >/dev/null 2>&1 && command -v readelf >/dev/null 2>&1; then
+    why=""
+    got=$(nm -D --defined-only "$engine" | awk '{print $3}' | sort | tr '\n' ' ')
+    [ "$got" = "mz_engine_direct " ] || why="$why exports: $got;"
+    readelf -d "$engine" | grep -q 'BIND_NOW' || why="$why no BIND_NOW;"
+    readelf -l "$engine" | grep -q 'GNU_RELRO' || why="$why no RELRO;"
+    nf=$(ldd "$engine" 2>&1 | grep 'not found' | tr '\n' ' ')
+    [ -z "$nf" ] || why="$why $nf"
+    [ -z "$why" ]
+    result $? "packaged mnzone-engine.so: exports only mz_engine_direct, RELRO and BIND_NOW, libraries found${why:+ (}${why# }${why:+)}"
+elif [ -f "$engine" ]; then
+    skip "packaged engine: nm or readelf not installed (binutils)"
 else
-    result 1 "extracted mnzone-enroll: $tool missing"
+    result 1 "packaged engine: $engine not extracted"
 fi
 
-# --- 17: lintian: every tag as a comment; an error fails
+# --- 18-19: the packaged tool and daemon run
+# runs NAME: the extracted /usr/sbin/NAME --help exits 0 with its usage line.
+runs() {
+    prog="$tmp/root/usr/sbin/$1"
+    if [ -x "$prog" ]; then
+        out=$(LC_ALL=C "$prog" --help 2>&1)
+        rc=$?
+        [ "$rc" -eq 0 ] && printf '%s\n' "$out" | grep -q "^Usage: $1"
+        result $? "extracted $1 --help (exit $rc)"
+        [ "$rc" -eq 0 ] || printf '%s\n' "$out" | sed 's/^/# /' | head -20
+    else
+        result 1 "extracted $1: $prog missing"
+    fi
+}
+runs mnzone-enroll
+runs mnzoned
+
+# --- 20: lintian: every tag as a comment; an error fails
 if [ "$built" = yes ] && command -v lintian >/dev/null 2>&1; then
     changes="$tmp/mnzone_${version}_$arch.changes"
     lintian --pedantic --display-info "$changes" >"$tmp/lintian.log" 2>&1

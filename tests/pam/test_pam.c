@@ -1789,6 +1789,39 @@ static void test_mnzoned_not_used_for_other_configuration(void **state)
     assert_true(after.locked_until > 0); /* max_failures=1 applied */
 }
 
+/* mnzoned whose own configuration file breaks while it runs does not decide: the module,
+ * reading its own (good) file, asks the direct engine until the file is mended. */
+static void test_mnzoned_own_config_broken(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char conf2[PATH_LEN], text[4096], wrong[CODE_LEN];
+    need_daemon(f);
+    FILE *in = fopen(f->conf, "r");
+    assert_non_null(in);
+    size_t n = fread(text, 1, sizeof(text) - 1, in);
+    fclose(in);
+    text[n] = '\0';
+    path_in(f, "module.conf", conf2);
+    write_file(conf2, text, 0600);
+    service_with(f, conf2, "debug");
+    wrong_code_at("alice", fresh_now(), wrong);
+    run_auth(f, "alice", wrong, &r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    expect_log(&r, "(mnzoned engine)");
+
+    write_file(f->conf, "this line = is no key\n", 0600);
+    run_auth(f, "alice", wrong, &r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    expect_log(&r, "(direct engine)");
+    expect_log(&r, "result=failure reason=wrong code");
+
+    write_file(f->conf, text, 0600);
+    run_auth(f, "alice", wrong, &r);
+    expect_rc(&r, PAM_AUTH_ERR);
+    expect_log(&r, "(mnzoned engine)");
+}
+
 /* A stopped (hung) mnzoned does not stop logins: its first answer is awaited for 1 s,
  * then the direct engine decides. */
 static void test_mnzoned_hung_falls_back(void **state)
@@ -2819,6 +2852,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mnzoned_refuses_code_used_directly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mnzoned_not_used_for_other_configuration, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_mnzoned_own_config_broken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mnzoned_hung_falls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mnzoned_gone_before_the_code, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mnzoned_must_be_root, setup, teardown),
