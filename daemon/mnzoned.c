@@ -382,10 +382,12 @@ int main(int argc, char **argv)
     if (mz_crypto_init(&e) != MZ_OK || load_config(&d, &e) != MZ_OK ||
         ready_store(&d, &e) != MZ_OK) {
         say(LOG_ERR, "%s", e.msg);
+        close_store(&d);
         return 4;
     }
     if (d.cfg.daemon_socket[0] == '\0') {
         say(LOG_ERR, "%s", _("daemon_socket is empty in the configuration: nothing to serve"));
+        close_store(&d);
         return 4;
     }
     /* before the socket exists: a signal from then on must find its handler */
@@ -399,6 +401,7 @@ int main(int argc, char **argv)
     int lfd = listen_on(d.cfg.daemon_socket, &e);
     if (lfd < 0) {
         say(LOG_ERR, "%s", e.msg);
+        close_store(&d);
         return 4;
     }
     char socket_path[MZ_SOCKET_PATH_MAX];
