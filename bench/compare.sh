@@ -265,33 +265,25 @@ echo "## Targets (issue 7), at $big users, one process"
 echo
 echo "| target | with mnzoned | | direct engine | |"
 echo "| --- | ---: | --- | ---: | --- |"
-row() { # TEXT EXPR-with-X: one line, X replaced by each engine's figure
-    local m v out="| $1 |"
+# target MOD KIND: sets tv (the figure shown) and tt (the test for verdict) for one
+# engine's one target.
+target() {
+    local zb zs r
+    zb=$(get "$big:$1:1" us_per_login) zs=$(get "$small:$1:1" us_per_login)
+    case $2 in
+    abs) tv="$zb µs" tt="$zb <= 500" ;;
+    oath) r=$(ratio "$(get "$big:oath:1" us_per_login)" "$zb") tv="${r}×" tt="$r >= 20" ;;
+    ga) r=$(ratio "$(get "$big:ga:1" us_per_login)" "$zb") tv="${r}×" tt="$r >= 3" ;;
+    flat) r=$(ratio "$zb" "$zs") tv="${r}× ($zs → $zb µs)" tt="$r <= 1.25 && $r >= 0.8" ;;
+    esac
+}
+row() { # TEXT KIND: one line, mnzoned's figure then the direct engine's
+    local m out="| $1 |"
     for m in mnzoned mnzone; do
-        v=$(target_value "$m" "$2")
-        out="$out $v | $(verdict "$(target_test "$m" "$2")") |"
+        target "$m" "$2"
+        out="$out $tv | $(verdict "$tt") |"
     done
     echo "$out"
-}
-target_value() { # MOD KIND
-    local zb zs
-    zb=$(get "$big:$1:1" us_per_login) zs=$(get "$small:$1:1" us_per_login)
-    case $2 in
-    abs) echo "$zb µs" ;;
-    oath) echo "$(ratio "$(get "$big:oath:1" us_per_login)" "$zb")×" ;;
-    ga) echo "$(ratio "$(get "$big:ga:1" us_per_login)" "$zb")×" ;;
-    flat) echo "$(ratio "$zb" "$zs")× ($zs → $zb µs)" ;;
-    esac
-}
-target_test() { # MOD KIND
-    local zb zs
-    zb=$(get "$big:$1:1" us_per_login) zs=$(get "$small:$1:1" us_per_login)
-    case $2 in
-    abs) echo "$zb <= 500" ;;
-    oath) echo "$(ratio "$(get "$big:oath:1" us_per_login)" "$zb") >= 20" ;;
-    ga) echo "$(ratio "$(get "$big:ga:1" us_per_login)" "$zb") >= 3" ;;
-    flat) echo "$(ratio "$zb" "$zs") <= 1.25 && $(ratio "$zb" "$zs") >= 0.8" ;;
-    esac
 }
 row "≤ 500 µs per login" abs
 row "≥ 20× cheaper than pam_oath" oath

@@ -126,34 +126,21 @@ bool mz_msg_get_int(const struct mz_msg *m, const char *key, int64_t min, int64_
     return true;
 }
 
-/* send with MSG_NOSIGNAL: a daemon gone mid-request is an error to report, never a
- * SIGPIPE that would kill the login program (sshd, login) the module runs in. */
-static int write_all(int fd, const void *buf, size_t len, mz_err *e)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return mz_fail(e, MZ_ERR_STORE, "mnzoned connection: %s",
-                           n < 0 ? strerror(errno) : "closed");
-        p += n;
-        len -= (size_t)n;
-    }
-    return MZ_OK;
-}
-
-static int read_all(int fd, void *buf, size_t len, mz_err *e)
+/* Sends (OUT) or receives LEN bytes whole. Sending uses MSG_NOSIGNAL: a daemon gone
+ * mid-request is an error to report, never a SIGPIPE that would kill the login program
+ * (sshd, login) the module runs in. */
+static int transfer(int fd, void *buf, size_t len, bool out, mz_err *e)
 {
     char *p = buf;
     while (len > 0) {
-        ssize_t n = read(fd, p, len);
+        ssize_t n = out ? send(fd, p, len, MSG_NOSIGNAL) : read(fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
             return mz_fail(e, MZ_ERR_STORE, "mnzoned connection: %s",
-                           n < 0 ? strerror(errno) : "closed early");
+                           n < 0 ? strerror(errno)
+                           : out ? "closed"
+                                 : "closed early");
         p += n;
         len -= (size_t)n;
     }
@@ -169,7 +156,7 @@ int mz_msg_send(int fd, const struct mz_msg *m, mz_err *e)
     memcpy(frame + sizeof(len), m->buf, m->len);
     for (unsigned i = 0; i < m->fields; i++)
         frame[sizeof(len) + (size_t)(m->value[i] - 1 - m->buf)] = '=';
-    int rc = write_all(fd, frame, sizeof(len) + m->len, e);
+    int rc = transfer(fd, frame, sizeof(len) + m->len, true, e);
     mz_zero_array(frame);
     return rc;
 }
@@ -178,12 +165,12 @@ int mz_msg_recv(int fd, struct mz_msg *m, mz_err *e)
 {
     uint32_t len;
     char payload[MZ_PROTO_MAX];
-    int rc = read_all(fd, &len, sizeof(len), e);
+    int rc = transfer(fd, &len, sizeof(len), false, e);
     if (rc != MZ_OK)
         return rc;
     if (len > sizeof(payload))
         return mz_fail(e, MZ_ERR_INPUT, "malformed message");
-    rc = read_all(fd, payload, len, e);
+    rc = transfer(fd, payload, len, false, e);
     if (rc == MZ_OK)
         rc = mz_msg_parse(m, payload, len, e);
     mz_zero_array(payload);
