@@ -3,9 +3,9 @@
 #ifndef MZ_CRYPTO_H
 #define MZ_CRYPTO_H
 
-#include <sodium.h>
 #include "mz_util.h"
 
+#include <sodium.h>
 #include <stdint.h>
 
 #define MZ_KEY_BYTES 32
