@@ -37,7 +37,6 @@ struct daemon {
     struct mz_engine *eng;
     struct stat store_st; /* of the store when it was opened */
     struct stat key_st;   /* of the key file when its keys were last read */
-    bool foreground;
 };
 
 static void say(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -67,6 +66,14 @@ static bool same_file(const struct stat *a, const struct stat *b)
            a->st_uid == b->st_uid && a->st_gid == b->st_gid;
 }
 
+/* True when B is A unchanged: the same file, owner, mode, size and times. */
+static bool unchanged(const struct stat *a, const struct stat *b)
+{
+    return same_file(a, b) && a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+           a->st_mtim.tv_nsec == b->st_mtim.tv_nsec && a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+           a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
 static void close_store(struct daemon *d)
 {
     mz_engine_direct.close(d->eng);
@@ -79,9 +86,7 @@ static int load_config(struct daemon *d, mz_err *e)
     struct stat st;
     if (stat(d->config_path, &st) != 0)
         return mz_fail(e, MZ_ERR_CONFIG, _("cannot read %s: %s"), d->config_path, strerror(errno));
-    if (d->config_st.st_ino != 0 && same_file(&st, &d->config_st) &&
-        st.st_mtim.tv_sec == d->config_st.st_mtim.tv_sec &&
-        st.st_mtim.tv_nsec == d->config_st.st_mtim.tv_nsec && st.st_size == d->config_st.st_size)
+    if (d->config_st.st_ino != 0 && unchanged(&st, &d->config_st))
         return MZ_OK;
     struct mz_config cfg;
     mz_config_defaults(&cfg);
@@ -99,7 +104,7 @@ static int load_config(struct daemon *d, mz_err *e)
 }
 
 /* Opens the store, or opens it again when the file was replaced or its owner or mode
- * changed (the open checks them); the key file is read again at every request. */
+ * changed (the open checks them); the key file is read again when it changed. */
 static int ready_store(struct daemon *d, mz_err *e)
 {
     struct stat st;
@@ -118,11 +123,7 @@ static int ready_store(struct daemon *d, mz_err *e)
      * link put in its place): the read checks it */
     if (lstat(d->cfg.key_file, &st) != 0)
         memset(&st, 0, sizeof(st));
-    if (!same_file(&st, &d->key_st) || st.st_size != d->key_st.st_size ||
-        st.st_mtim.tv_sec != d->key_st.st_mtim.tv_sec ||
-        st.st_mtim.tv_nsec != d->key_st.st_mtim.tv_nsec ||
-        st.st_ctim.tv_sec != d->key_st.st_ctim.tv_sec ||
-        st.st_ctim.tv_nsec != d->key_st.st_ctim.tv_nsec || st.st_ino == 0) {
+    if (st.st_ino == 0 || !unchanged(&st, &d->key_st)) {
         mz_engine_direct_forget_keys(d->eng);
         d->key_st = st;
     }

@@ -38,8 +38,8 @@ struct mz_key_outcome {
 
 struct mz_engine_ops {
     const char *name; /* "direct" or "mnzoned", for the debug log */
-    /* Opens what CFG names. *PART says what failed ("store", "key") on an error. */
-    int (*open)(const struct mz_config *cfg, struct mz_engine **eng, const char **part, mz_err *e);
+    /* Opens what CFG names (the direct engine: the store; the key is read when needed). */
+    int (*open)(const struct mz_config *cfg, struct mz_engine **eng, mz_err *e);
     void (*close)(struct mz_engine *eng);
     /* Makes sure the key file is usable before the user is asked for anything. */
     int (*keys)(struct mz_engine *eng, mz_err *e);

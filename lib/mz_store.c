@@ -319,16 +319,11 @@ void mz_store_release(struct mz_store *st, sqlite3_stmt *q)
     sqlite3_finalize(q);
 }
 
-static int prepare(struct mz_store *st, const char *sql, sqlite3_stmt **q, mz_err *e)
-{
-    return mz_store_prepare(st, sql, q, e);
-}
-
-/* prepare() with ?1 bound to LOGIN, as most queries about one staff member begin. */
+/* mz_store_prepare() with ?1 bound to LOGIN, as most queries about one staff member begin. */
 static int prepare_login(struct mz_store *st, const char *sql, const char *login, sqlite3_stmt **q,
                          mz_err *e)
 {
-    int rc = prepare(st, sql, q, e);
+    int rc = mz_store_prepare(st, sql, q, e);
     if (rc == MZ_OK)
         sqlite3_bind_text(*q, 1, login, -1, SQLITE_STATIC);
     return rc;
@@ -347,7 +342,7 @@ static int write_staff(struct mz_store *st, const char *sql, const struct mz_sta
                        int *changed, mz_err *e)
 {
     sqlite3_stmt *q;
-    int rc = prepare(st, sql, &q, e);
+    int rc = mz_store_prepare(st, sql, &q, e);
     if (rc != MZ_OK)
         return rc;
     sqlite3_bind_text(q, 1, s->login, -1, SQLITE_STATIC);
@@ -456,10 +451,11 @@ int mz_store_add_totp(struct mz_store *st, const struct mz_keys *keys, const cha
     if (mz_seal(keys, login, secret, len, sealed) != MZ_OK)
         return mz_fail(e, MZ_ERR_CRYPTO, _("cannot encrypt the secret"));
     sqlite3_stmt *q;
-    int rc = prepare(st,
-                     "INSERT INTO credentials (login, method, secret, status, created_at,"
-                     " created_by, last_step) VALUES (?1, 'totp', ?2, 'active', ?3, ?4, ?5)",
-                     &q, e);
+    int rc =
+        mz_store_prepare(st,
+                         "INSERT INTO credentials (login, method, secret, status, created_at,"
+                         " created_by, last_step) VALUES (?1, 'totp', ?2, 'active', ?3, ?4, ?5)",
+                         &q, e);
     if (rc == MZ_OK) {
         sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
         sqlite3_bind_blob(q, 2, sealed, (int)(len + MZ_SEAL_OVERHEAD), SQLITE_STATIC);
@@ -623,11 +619,11 @@ int mz_store_add_hwkey(struct mz_store *st, const char *login, const struct mz_h
 static int save_hwkey(struct mz_store *st, const struct mz_record *rec, mz_err *e)
 {
     sqlite3_stmt *q;
-    int rc = prepare(st,
-                     "UPDATE credentials SET hw_challenge = ?1, hw_response_hash = ?2,"
-                     " last_used_at = ?3 WHERE id = ?4 AND method = 'yubikey'"
-                     " AND status = 'active'",
-                     &q, e);
+    int rc = mz_store_prepare(st,
+                              "UPDATE credentials SET hw_challenge = ?1, hw_response_hash = ?2,"
+                              " last_used_at = ?3 WHERE id = ?4 AND method = 'yubikey'"
+                              " AND status = 'active'",
+                              &q, e);
     if (rc != MZ_OK)
         return rc;
     sqlite3_bind_blob(q, 1, rec->hw.challenge, MZ_HW_CHALLENGE_LEN, SQLITE_STATIC);
@@ -730,7 +726,8 @@ int mz_store_save_record(struct mz_store *st, const char *login, int64_t cred_id
         return rc;
     if (rec->used_code_id != 0) {
         /* A one-time code is spent exactly once: the row must still be unused. */
-        rc = prepare(st, "UPDATE codes SET used_at = ?1 WHERE id = ?2 AND used_at = 0", &q, e);
+        rc = mz_store_prepare(st, "UPDATE codes SET used_at = ?1 WHERE id = ?2 AND used_at = 0", &q,
+                              e);
         if (rc != MZ_OK)
             return rc;
         sqlite3_bind_int64(q, 1, rec->last_success_at);
@@ -745,8 +742,8 @@ int mz_store_save_record(struct mz_store *st, const char *login, int64_t cred_id
     if (cred_id == 0)
         return rc;
 
-    rc = prepare(st, "UPDATE credentials SET last_step = ?1, last_used_at = ?2 WHERE id = ?3", &q,
-                 e);
+    rc = mz_store_prepare(
+        st, "UPDATE credentials SET last_step = ?1, last_used_at = ?2 WHERE id = ?3", &q, e);
     if (rc != MZ_OK)
         return rc;
     sqlite3_bind_int64(q, 1, rec->last_step);

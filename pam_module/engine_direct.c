@@ -27,11 +27,9 @@ static void direct_close(struct mz_engine *eng)
     free(eng);
 }
 
-static int open_store(const struct mz_config *cfg, int flags, struct mz_engine **out,
-                      const char **part, mz_err *e)
+static int open_store(const struct mz_config *cfg, int flags, struct mz_engine **out, mz_err *e)
 {
     *out = NULL;
-    *part = "store";
     struct mz_engine *eng = calloc(1, sizeof(*eng));
     if (eng == NULL)
         return mz_fail(e, MZ_ERR_NOMEM, _("out of memory"));
@@ -45,16 +43,14 @@ static int open_store(const struct mz_config *cfg, int flags, struct mz_engine *
     return MZ_OK;
 }
 
-static int direct_open(const struct mz_config *cfg, struct mz_engine **out, const char **part,
-                       mz_err *e)
+static int direct_open(const struct mz_config *cfg, struct mz_engine **out, mz_err *e)
 {
-    return open_store(cfg, MZ_STORE_LOGIN, out, part, e);
+    return open_store(cfg, MZ_STORE_LOGIN, out, e);
 }
 
 int mz_engine_direct_open_resident(const struct mz_config *cfg, struct mz_engine **out, mz_err *e)
 {
-    const char *part;
-    return open_store(cfg, MZ_STORE_RESIDENT, out, &part, e);
+    return open_store(cfg, MZ_STORE_RESIDENT, out, e);
 }
 
 /* The key is read when first needed: the account phase and status reads need none. */
@@ -115,6 +111,23 @@ static int key_denied(struct mz_engine *eng, const struct mz_attempt *a, const c
     return direct_record(eng, a, "auth", "failure", reason, e);
 }
 
+/* The reason a key login that ended before the decision is audited with, and the kind
+ * of ending, for the exchange's result HRC; NULL when the key answered. */
+static const char *key_ending(int hrc, bool rotating, enum mz_key_result *result)
+{
+    switch (hrc) {
+    case MZ_HW_OK: return NULL;
+    case MZ_HW_NO_KEY: *result = MZ_KEY_NO_KEY; return "no YubiKey plugged in";
+    case MZ_HW_TIMEOUT:
+        *result = MZ_KEY_TIMEOUT;
+        return rotating ? "YubiKey not touched in time for the next challenge"
+                        : "YubiKey not touched in time";
+    default:
+        *result = MZ_KEY_ERROR;
+        return rotating ? "YubiKey error at the next challenge" : "YubiKey error";
+    }
+}
+
 static int direct_key_login(struct mz_engine *eng, struct mz_attempt *a,
                             const struct mz_hw_prompt *prompt, const bool *cancelled,
                             struct mz_key_outcome *out, mz_err *e)
@@ -125,51 +138,43 @@ static int direct_key_login(struct mz_engine *eng, struct mz_attempt *a,
     struct mz_factors fa;
     memset(out, 0, sizeof(*out));
     memset(&ans, 0, sizeof(ans));
+    memset(&fa, 0, sizeof(fa));
     int rc = direct_keys(eng, e);
     if (rc == MZ_OK)
         rc = mz_store_factors(eng->st, a->user, a->now, &fa, e);
     if (rc != MZ_OK)
-        return rc;
+        goto done;
     a->method = "yubikey";
     int hrc = ops->open(&dev, &out->device_error);
     if (hrc == MZ_HW_NO_KEY && (fa.has_totp || fa.has_codes)) {
         out->result = MZ_KEY_FALL_BACK;
         out->has_totp = fa.has_totp;
-        mz_zero_object(&fa);
-        return MZ_OK;
+        goto done;
     }
     if (hrc == MZ_HW_OK) {
         hrc = mz_hw_exchange(ops, dev, &eng->keys, &fa.hw, eng->cfg.hwkey_touch, prompt, &ans,
                              &out->device_error);
         ops->close(dev);
     }
-    mz_zero_object(&fa);
     out->rotating = ans.rotating;
-    switch (hrc) {
-    case MZ_HW_OK: break;
-    case MZ_HW_NO_KEY: return key_denied(eng, a, "no YubiKey plugged in", MZ_KEY_NO_KEY, out, e);
-    case MZ_HW_TIMEOUT:
-        mz_zero_object(&ans);
-        return key_denied(eng, a,
-                          out->rotating ? "YubiKey not touched in time for the next challenge"
-                                        : "YubiKey not touched in time",
-                          MZ_KEY_TIMEOUT, out, e);
-    default:
-        mz_zero_object(&ans);
-        return key_denied(eng, a,
-                          out->rotating ? "YubiKey error at the next challenge" : "YubiKey error",
-                          MZ_KEY_ERROR, out, e);
+    enum mz_key_result ended = MZ_KEY_DECIDED;
+    const char *reason = key_ending(hrc, ans.rotating, &ended);
+    if (reason == NULL && *cancelled) { /* a touch prompt did not reach the user */
+        reason = "conversation failed";
+        ended = MZ_KEY_CONV;
     }
-    if (*cancelled) {
-        mz_zero_object(&ans);
-        return key_denied(eng, a, "conversation failed", MZ_KEY_CONV, out, e);
+    if (reason != NULL) {
+        rc = key_denied(eng, a, reason, ended, out, e);
+        goto done;
     }
     out->result = MZ_KEY_DECIDED;
     a->now = (int64_t)time(NULL); /* touching took a while */
     out->arc =
         mz_auth_hw_attempt(&eng->cfg, eng->st, &eng->keys, a, &ans, &out->verdict, &out->last, e);
+done:
     mz_zero_object(&ans);
-    return MZ_OK;
+    mz_zero_object(&fa);
+    return rc;
 }
 
 const struct mz_engine_ops mz_engine_direct = {

@@ -67,9 +67,9 @@ static int dial(const struct mz_config *cfg, unsigned timeout_ms, mz_err *e)
 }
 
 /* Sends REQ (OP, the configuration and what the caller added) and reads REPLY. An
- * error reply's message is copied into *E and its code returned. */
-/* FIRST: a first question, which changes nothing, so that any failure to get an answer
- * is MZ_ERR_NOUSER (ask the direct engine); else it is an error. */
+ * error reply's message is copied into *E and its code returned. FIRST: a first
+ * question, which changes nothing, so that any failure to get an answer is
+ * MZ_ERR_NOUSER (ask the direct engine); else it is an error. */
 static int call(const struct mz_engine *eng, struct mz_msg *req, struct mz_msg *reply, bool first,
                 mz_err *e)
 {
@@ -102,16 +102,21 @@ static int start_request(struct mz_msg *req, const char *op)
     return mz_msg_add(req, "v", MZ_PROTO_VERSION) && mz_msg_add(req, "op", op);
 }
 
+/* A first question about LOGIN at NOW (status, account). */
+static bool start_user_request(struct mz_msg *req, const char *op, const char *login, int64_t now)
+{
+    return start_request(req, op) && mz_msg_add(req, "user", login) &&
+           mz_msg_add_int(req, "now", now);
+}
+
 static void remote_close(struct mz_engine *eng)
 {
     free(eng);
 }
 
-static int remote_open(const struct mz_config *cfg, struct mz_engine **out, const char **part,
-                       mz_err *e)
+static int remote_open(const struct mz_config *cfg, struct mz_engine **out, mz_err *e)
 {
     *out = NULL;
-    *part = "mnzoned";
     if (cfg->daemon_socket[0] == '\0')
         return mz_fail(e, MZ_ERR_NOUSER, "mnzoned: daemon_socket is empty");
     struct mz_engine *eng = calloc(1, sizeof(*eng));
@@ -136,8 +141,7 @@ static int remote_status(struct mz_engine *eng, const char *login, int64_t now,
     struct mz_msg req, reply;
     int64_t state, until, hw;
     memset(out, 0, sizeof(*out));
-    if (!start_request(&req, "status") || !mz_msg_add(&req, "user", login) ||
-        !mz_msg_add_int(&req, "now", now))
+    if (!start_user_request(&req, "status", login, now))
         return mz_fail(e, MZ_ERR_INPUT, "mnzoned: request too long");
     int rc = call(eng, &req, &reply, true, e);
     if (rc != MZ_OK)
@@ -221,8 +225,7 @@ static int remote_account(struct mz_engine *eng, const char *login, int64_t now,
 {
     struct mz_msg req, reply;
     int64_t s;
-    if (!start_request(&req, "account") || !mz_msg_add(&req, "user", login) ||
-        !mz_msg_add_int(&req, "now", now))
+    if (!start_user_request(&req, "account", login, now))
         return mz_fail(e, MZ_ERR_INPUT, "mnzoned: request too long");
     int rc = call(eng, &req, &reply, true, e);
     if (rc != MZ_OK)

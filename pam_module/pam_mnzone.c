@@ -209,15 +209,14 @@ static void close_engine(struct engine *en)
 static int open_direct(struct login *l, struct engine *en)
 {
     mz_err e;
-    const char *part = "store";
     close_engine(en);
     int rc = load_direct(l, en);
     if (rc != PAM_SUCCESS) {
         log_attempt(l, "error", "engine unavailable");
         return rc;
     }
-    if (en->ops->open(&l->cfg, &en->eng, &part, &e) != MZ_OK) {
-        pam_syslog(l->pamh, LOG_ERR, "%s: %s", part, e.msg);
+    if (en->ops->open(&l->cfg, &en->eng, &e) != MZ_OK) {
+        pam_syslog(l->pamh, LOG_ERR, "store: %s", e.msg);
         log_attempt(l, "error", "store unavailable");
         close_engine(en);
         return PAM_AUTHINFO_UNAVAIL;
@@ -230,10 +229,8 @@ static int open_direct(struct login *l, struct engine *en)
 static int open_engine(struct login *l, struct engine *en)
 {
     mz_err e;
-    const char *part;
     memset(en, 0, sizeof(*en));
-    if (l->cfg.daemon_socket[0] != '\0' &&
-        mz_engine_remote.open(&l->cfg, &en->eng, &part, &e) == MZ_OK) {
+    if (l->cfg.daemon_socket[0] != '\0' && mz_engine_remote.open(&l->cfg, &en->eng, &e) == MZ_OK) {
         en->ops = &mz_engine_remote;
         return PAM_SUCCESS;
     }
@@ -370,8 +367,10 @@ static int key_denial(struct login *l, struct engine *en, bool recorded, int arc
                       const char *reason, const char *msg, int pam_rc)
 {
     mz_err e;
-    if (!recorded)
-        arc = en->ops->record(en->eng, &l->attempt, "auth", "failure", reason, &e), ae = &e;
+    if (!recorded) {
+        arc = en->ops->record(en->eng, &l->attempt, "auth", "failure", reason, &e);
+        ae = &e;
+    }
     if (arc != MZ_OK)
         pam_syslog(l->pamh, LOG_ERR, "audit: %s", ae->msg);
     log_attempt(l, "failure", reason);
