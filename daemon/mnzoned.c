@@ -111,7 +111,7 @@ static int ready_store(struct daemon *d, mz_err *e)
     if (d->eng != NULL && (stat(d->cfg.store, &st) != 0 || !same_file(&st, &d->store_st)))
         close_store(d);
     if (d->eng == NULL) {
-        int rc = mz_engine_direct_open_resident(&d->cfg, &d->eng, e);
+        int rc = mz_engine_direct.open(&d->cfg, MZ_ENGINE_RESIDENT, &d->eng, e);
         if (rc != MZ_OK)
             return rc;
         if (stat(d->cfg.store, &d->store_st) != 0) {

@@ -36,10 +36,18 @@ struct mz_key_outcome {
     struct mz_last_login last;
 };
 
+/* How the direct engine holds the store (the mnzoned engine takes no flags). */
+enum mz_engine_flags {
+    MZ_ENGINE_RESIDENT = 1,       /* mnzoned's own: open for its life (MZ_STORE_RESIDENT) */
+    MZ_ENGINE_BESIDE_MNZONED = 2, /* a login while mnzoned holds the store open (it has just
+                                     answered): mnzoned checkpoints, not this login */
+};
+
 struct mz_engine_ops {
     const char *name; /* "direct" or "mnzoned", for the debug log */
-    /* Opens what CFG names (the direct engine: the store; the key is read when needed). */
-    int (*open)(const struct mz_config *cfg, struct mz_engine **eng, mz_err *e);
+    /* Opens what CFG names (the direct engine: the store; the key is read when needed).
+     * FLAGS: enum mz_engine_flags. */
+    int (*open)(const struct mz_config *cfg, unsigned flags, struct mz_engine **eng, mz_err *e);
     void (*close)(struct mz_engine *eng);
     /* Makes sure the key file is usable before the user is asked for anything. */
     int (*keys)(struct mz_engine *eng, mz_err *e);
@@ -65,8 +73,6 @@ struct mz_engine_ops {
 /* The direct engine, exported by mnzone-engine.so under this name. */
 #define MZ_ENGINE_DIRECT_SYMBOL "mz_engine_direct"
 extern const struct mz_engine_ops mz_engine_direct;
-/* mnzoned's open: the store stays open, so its checkpoints differ (mz_store.h). */
-int mz_engine_direct_open_resident(const struct mz_config *cfg, struct mz_engine **eng, mz_err *e);
 /* mnzoned's: the key file is read again at the next operation that needs it. */
 void mz_engine_direct_forget_keys(struct mz_engine *eng);
 

@@ -172,9 +172,14 @@ int mz_store_open(const char *path, int flags, struct mz_store **out, mz_err *e)
         goto fail;
     }
     sqlite3_extended_result_codes(st->db, 1);
-    if (flags & MZ_STORE_LOGIN) {
+    if (flags & (MZ_STORE_LOGIN | MZ_STORE_SHARED))
         sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+    if (flags & MZ_STORE_LOGIN) {
         sqlite3_wal_hook(st->db, truncate_wal_when_long, NULL);
+    } else if (flags & MZ_STORE_SHARED) {
+        /* mnzoned has the WAL index open and checkpoints; a truncation here would copy up
+         * to MZ_RESIDENT_WAL_PAGES pages at this login and make mnzoned grow the WAL anew */
+        sqlite3_wal_autocheckpoint(st->db, 0);
     } else if (flags & MZ_STORE_RESIDENT) {
         /* this connection keeps the WAL index alive, so a passive checkpoint lets the
          * next commit restart the WAL from its start */

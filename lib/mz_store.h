@@ -20,9 +20,12 @@ struct mz_store;
 
 enum mz_store_flags {
     MZ_STORE_CREATE = 1,   /* create the file (mode 0600) and the schema if missing */
-    MZ_STORE_LOGIN = 2,    /* a login's short connection: no checkpoint when it closes */
+    MZ_STORE_LOGIN = 2,    /* a login's short connection: no checkpoint when it closes;
+                              truncates the WAL past MZ_LOGIN_WAL_PAGES */
     MZ_STORE_RESIDENT = 4, /* mnzoned's long connection: small passive checkpoints, the WAL
                               reused in place (no truncation, so its fsyncs overwrite) */
+    MZ_STORE_SHARED = 8,   /* a login's short connection while mnzoned holds the store open
+                              (a key login): no checkpoint at all, mnzoned's do */
 };
 
 /* Opens the store at PATH after checking the file and its folder (owner root, no

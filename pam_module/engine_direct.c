@@ -43,14 +43,13 @@ static int open_store(const struct mz_config *cfg, int flags, struct mz_engine *
     return MZ_OK;
 }
 
-static int direct_open(const struct mz_config *cfg, struct mz_engine **out, mz_err *e)
+static int direct_open(const struct mz_config *cfg, unsigned flags, struct mz_engine **out,
+                       mz_err *e)
 {
-    return open_store(cfg, MZ_STORE_LOGIN, out, e);
-}
-
-int mz_engine_direct_open_resident(const struct mz_config *cfg, struct mz_engine **out, mz_err *e)
-{
-    return open_store(cfg, MZ_STORE_RESIDENT, out, e);
+    int store_flags = (flags & MZ_ENGINE_RESIDENT)         ? MZ_STORE_RESIDENT
+                      : (flags & MZ_ENGINE_BESIDE_MNZONED) ? MZ_STORE_SHARED
+                                                           : MZ_STORE_LOGIN;
+    return open_store(cfg, store_flags, out, e);
 }
 
 /* The key is read when first needed: the account phase and status reads need none. */

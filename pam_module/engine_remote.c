@@ -114,8 +114,10 @@ static void remote_close(struct mz_engine *eng)
     free(eng);
 }
 
-static int remote_open(const struct mz_config *cfg, struct mz_engine **out, mz_err *e)
+static int remote_open(const struct mz_config *cfg, unsigned flags, struct mz_engine **out,
+                       mz_err *e)
 {
+    (void)flags;
     *out = NULL;
     if (cfg->daemon_socket[0] == '\0')
         return mz_fail(e, MZ_ERR_NOUSER, "mnzoned: daemon_socket is empty");

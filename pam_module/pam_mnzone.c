@@ -205,8 +205,9 @@ static void close_engine(struct engine *en)
     memset(en, 0, sizeof(*en));
 }
 
-/* Opens the direct engine (in place of whatever EN held). */
-static int open_direct(struct login *l, struct engine *en)
+/* Opens the direct engine (in place of whatever EN held). BESIDE_MNZONED: mnzoned has
+ * answered this login, so it holds the store open and checkpoints it. */
+static int open_direct(struct login *l, struct engine *en, bool beside_mnzoned)
 {
     mz_err e;
     close_engine(en);
@@ -215,7 +216,8 @@ static int open_direct(struct login *l, struct engine *en)
         log_attempt(l, "error", "engine unavailable");
         return rc;
     }
-    if (en->ops->open(&l->cfg, &en->eng, &e) != MZ_OK) {
+    if (en->ops->open(&l->cfg, beside_mnzoned ? MZ_ENGINE_BESIDE_MNZONED : 0, &en->eng, &e) !=
+        MZ_OK) {
         pam_syslog(l->pamh, LOG_ERR, "store: %s", e.msg);
         log_attempt(l, "error", "store unavailable");
         close_engine(en);
@@ -230,11 +232,12 @@ static int open_engine(struct login *l, struct engine *en)
 {
     mz_err e;
     memset(en, 0, sizeof(*en));
-    if (l->cfg.daemon_socket[0] != '\0' && mz_engine_remote.open(&l->cfg, &en->eng, &e) == MZ_OK) {
+    if (l->cfg.daemon_socket[0] != '\0' &&
+        mz_engine_remote.open(&l->cfg, 0, &en->eng, &e) == MZ_OK) {
         en->ops = &mz_engine_remote;
         return PAM_SUCCESS;
     }
-    return open_direct(l, en);
+    return open_direct(l, en, false);
 }
 
 /* After the first question of a call (status or account) returned RC: when mnzoned did
@@ -248,7 +251,7 @@ static int first_question(struct login *l, struct engine *en, int rc, const mz_e
     if (l->cfg.debug)
         pam_syslog(l->pamh, LOG_DEBUG, "%s; using the store directly", e->msg);
     *retry = true;
-    return open_direct(l, en);
+    return open_direct(l, en, false);
 }
 
 /* A denial before any code was judged: one syslog line and one audit event. The
@@ -497,7 +500,7 @@ static int authenticate(struct login *l, struct engine *en)
     if (status.has_hwkey) {
         /* the key is on this terminal: mnzoned cannot reach it */
         if (en->ops->key_login == NULL) {
-            rc = open_direct(l, en);
+            rc = open_direct(l, en, true);
             if (rc != PAM_SUCCESS)
                 return rc;
         }

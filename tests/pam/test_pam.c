@@ -2741,6 +2741,36 @@ static void test_key_conversation_fails(void **state)
     assert_string_equal(first, after);
 }
 
+/* A key login while mnzoned holds the store open leaves the WAL to mnzoned's own
+ * checkpoints: a login's truncation would copy the whole WAL (up to a thousand pages)
+ * at that login and make mnzoned grow the file again. */
+static void test_mnzoned_key_login_leaves_the_wal(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char first[HEX_CHALLENGE], wal[PATH_LEN + 4], sql[4 * MZ_LOGIN_WAL_PAGES * 80] = "";
+    struct stat before, after;
+    need_daemon(f);
+    kate_with_key(f, first);
+    /* one commit of one changed page each: the WAL past the size at which a login alone
+     * truncates it */
+    for (int i = 0; i < 2 * MZ_LOGIN_WAL_PAGES; i++) {
+        char one[80];
+        snprintf(one, sizeof(one), "UPDATE staff SET department = 'd%d' WHERE login = 'kate';", i);
+        strcat(sql, one);
+    }
+    sql_exec(f, sql);
+    snprintf(wal, sizeof(wal), "%s-wal", f->store);
+    assert_int_equal(stat(wal, &before), 0);
+    assert_true(before.st_size > (off_t)MZ_LOGIN_WAL_PAGES * 4096);
+
+    run_auth(f, "kate", "", &r);
+    expect_rc(&r, PAM_SUCCESS);
+    expect_last_audit_method(f, "yubikey");
+    assert_int_equal(stat(wal, &after), 0);
+    assert_true(after.st_size >= before.st_size);
+}
+
 /* ---- main ---- */
 
 static int group_setup(void **state)
@@ -2857,6 +2887,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mnzoned_hung_falls_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mnzoned_gone_before_the_code, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mnzoned_must_be_root, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mnzoned_key_login_leaves_the_wal, setup, teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, NULL);
 }

@@ -122,6 +122,41 @@ static void test_create_and_reopen(void **state)
     assert_int_equal(mzt_mode(f->path), 0600);
 }
 
+static off_t wal_size(const struct fx *f)
+{
+    char wal[PATH_MAX + 4];
+    struct stat sb;
+    snprintf(wal, sizeof(wal), "%s-wal", f->path);
+    return stat(wal, &sb) == 0 ? sb.st_size : -1;
+}
+
+/* Beside mnzoned's connection (MZ_STORE_RESIDENT), a login's connection opened with
+ * MZ_STORE_SHARED leaves the WAL alone however long it is; one opened with
+ * MZ_STORE_LOGIN truncates it once it passes MZ_LOGIN_WAL_PAGES. */
+static void test_shared_connection_never_checkpoints(void **state)
+{
+    struct fx *f = *state;
+    mz_err e = {""};
+    struct mz_store *resident = NULL;
+    char login[16], id[16];
+    assert_int_equal(mz_store_open(f->path, MZ_STORE_RESIDENT, &resident, &e), MZ_OK);
+    mz_store_close(f->st);
+    assert_int_equal(mz_store_open(f->path, MZ_STORE_SHARED, &f->st, &e), MZ_OK);
+    for (int i = 0; i < MZ_LOGIN_WAL_PAGES; i++) {
+        snprintf(login, sizeof(login), "s%03d", i);
+        snprintf(id, sizeof(id), "S-%03d", i);
+        add_staff(f, login, id);
+    }
+    mz_store_close(f->st);
+    off_t grown = wal_size(f);
+    assert_true(grown > (off_t)MZ_LOGIN_WAL_PAGES * 4096);
+
+    assert_int_equal(mz_store_open(f->path, MZ_STORE_LOGIN, &f->st, &e), MZ_OK);
+    add_staff(f, "last", "L-001");
+    assert_true(wal_size(f) < grown);
+    mz_store_close(resident);
+}
+
 static void test_open_missing(void **state)
 {
     struct fx *f = *state;
@@ -1193,6 +1228,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_create_and_reopen),
         T(test_open_missing),
+        T(test_shared_connection_never_checkpoints),
         T(test_open_file_modes),
         T(test_open_dir_modes),
         T(test_open_symlink),
