@@ -121,7 +121,11 @@ int mz_audit_verify(struct mz_store *st, const struct mz_keys *keys, int64_t *co
                               col(q, 7), col(q, 8), col(q, 9), col(q, 10), col(q, 11)};
         uint8_t hash[MZ_HASH_BYTES];
         mz_audit_hash(keys, seq, col(q, 1), &ev, prev, hash);
-        bool fits = seq == expected && sqlite3_column_bytes(q, 12) == MZ_HASH_BYTES &&
+        /* the hash covers each field up to its first NUL: bytes after one were added */
+        bool whole = true;
+        for (int i = 1; i <= 11; i++)
+            whole = whole && (size_t)sqlite3_column_bytes(q, i) == strlen(col(q, i));
+        bool fits = whole && seq == expected && sqlite3_column_bytes(q, 12) == MZ_HASH_BYTES &&
                     sqlite3_column_bytes(q, 13) == MZ_HASH_BYTES &&
                     sodium_memcmp(sqlite3_column_blob(q, 12), prev, MZ_HASH_BYTES) == 0 &&
                     sodium_memcmp(sqlite3_column_blob(q, 13), hash, MZ_HASH_BYTES) == 0;

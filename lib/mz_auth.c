@@ -121,6 +121,8 @@ static int attempt(const struct mz_config *cfg, struct mz_store *st, const struc
     memset(last, 0, sizeof(*last));
     mz_policy_from_config(cfg, a->privileged, &policy);
     policy.keys = keys;
+    memset(verdict, 0, sizeof(*verdict));
+    verdict->outcome = MZ_REJECT_ERROR; /* until decided */
 
     int rc = mz_store_begin(st, e);
     if (rc != MZ_OK)

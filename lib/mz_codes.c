@@ -38,7 +38,11 @@ bool mz_code_normalize(const char *input, char out[MZ_CODE_SYMBOLS + 1])
         out[o++] = c;
     }
     out[o] = '\0';
-    return o == MZ_CODE_SYMBOLS;
+    if (o != MZ_CODE_SYMBOLS) { /* a TOTP code, or a one-time code with symbols missing */
+        sodium_memzero(out, MZ_CODE_SYMBOLS + 1);
+        return false;
+    }
+    return true;
 }
 
 int mz_code_seal(const struct mz_keys *keys, const char *normalized, struct mz_code_entry *entry)

@@ -100,9 +100,10 @@ void mz_decide_hwkey(const struct mz_policy *policy, const struct mz_record *in,
                      const struct mz_hw_answer *ans, int64_t now, struct mz_verdict *verdict,
                      struct mz_record *out)
 {
-    if (!may_attempt(in, now, verdict, out))
+    bool go = may_attempt(in, now, verdict, out);
+    verdict->method = MZ_METHOD_YUBIKEY; /* audited as such when locked or expired too */
+    if (!go)
         return;
-    verdict->method = MZ_METHOD_YUBIKEY;
     if (!out->has_hwkey) {
         verdict->outcome = MZ_REJECT_NO_FACTOR;
         return;
@@ -139,11 +140,11 @@ void mz_decide(const struct mz_policy *policy, const struct mz_record *in, const
     enum mz_totp_result r = MZ_TOTP_MALFORMED;
     if (!malformed(input) && mz_code_normalize(input, code)) {
         r = decide_code(policy, out, code, now, verdict);
-        sodium_memzero(code, sizeof(code));
     } else if (!malformed(input) && out->has_totp) {
         r = mz_totp_check(out->secret, out->secret_len, input, now, policy->digits, policy->period,
                           policy->window, out->last_step, &verdict->step);
     }
+    sodium_memzero(code, sizeof(code));
     if (r == MZ_TOTP_OK && verdict->method != MZ_METHOD_TOTP) {
         accept(out, now, verdict);
         return;

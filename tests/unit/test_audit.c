@@ -178,6 +178,29 @@ static void test_changed_field(void **state)
     expect_broken(f, &f->keys, 2, 1);
 }
 
+/* Bytes after a NUL in a field: readers stop at the NUL, but the event was changed. */
+static void test_bytes_after_nul(void **state)
+{
+    struct fx *f = *state;
+    char sql[256];
+    append_events(f, EVENTS);
+    drop_triggers(f);
+    for (size_t i = 0; i < sizeof(columns) / sizeof(columns[0]); i++) {
+        snprintf(sql, sizeof(sql),
+                 "CREATE TEMP TABLE saved AS SELECT %s AS v FROM audit WHERE seq = 3;"
+                 "UPDATE audit SET %s = %s || char(0) || 'x' WHERE seq = 3;",
+                 columns[i], columns[i], columns[i]);
+        mzt_exec(f->st, sql);
+        expect_broken(f, &f->keys, 3, 2);
+        snprintf(sql, sizeof(sql),
+                 "UPDATE audit SET %s = (SELECT v FROM saved) WHERE seq = 3;"
+                 "DROP TABLE saved;",
+                 columns[i]);
+        mzt_exec(f->st, sql);
+        expect_intact(f, EVENTS);
+    }
+}
+
 static void test_changed_hashes(void **state)
 {
     struct fx *f = *state;
@@ -428,6 +451,7 @@ int main(void)
         T(test_append_and_verify),
         T(test_null_fields),
         T(test_changed_field),
+        T(test_bytes_after_nul),
         T(test_changed_hashes),
         T(test_deleted_event),
         T(test_swapped_events),

@@ -495,6 +495,22 @@ static void test_recovery_code_with_spaces(void **state)
     assert_int_equal(out.failures, 0);
 }
 
+/* Whatever mz_code_normalize refuses leaves nothing of the input behind: a one-time code
+ * typed with a symbol missing is still a valid code, and a TOTP code is one too. */
+static void test_normalize_refusal_wipes(void **state)
+{
+    (void)state;
+    static const char *const refused[] = {"2345 6789 ABCD EFG", "234567", "2345-6789-ABCD-EFGH-J",
+                                          "2345 6789 abcd efg!"};
+    char out[MZ_CODE_SYMBOLS + 1], zero[MZ_CODE_SYMBOLS + 1];
+    memset(zero, 0, sizeof(zero));
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        memset(out, 'Q', sizeof(out));
+        assert_false(mz_code_normalize(refused[i], out));
+        assert_memory_equal(out, zero, sizeof(out));
+    }
+}
+
 /* The 64-byte limit and the printable-ASCII rule hold for one-time codes too, although
  * the code itself ignores dashes and spaces. */
 static void test_code_input_limits(void **state)
@@ -706,6 +722,7 @@ int main(void)
         cmocka_unit_test(test_sequence_resets),
         cmocka_unit_test(test_recovery_code),
         cmocka_unit_test(test_recovery_code_with_spaces),
+        cmocka_unit_test(test_normalize_refusal_wipes),
         cmocka_unit_test(test_code_input_limits),
         cmocka_unit_test(test_emergency_code_expiry),
         cmocka_unit_test(test_codes_without_totp),

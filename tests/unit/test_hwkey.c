@@ -387,12 +387,14 @@ static void test_decide_hwkey_pure(void **state)
     strcpy(in.valid_until, "2000-01-01");
     mz_decide_hwkey(&p, &in, &ans, T0, &v, &out);
     assert_int_equal(v.outcome, MZ_REJECT_EXPIRED);
+    assert_int_equal(v.method, MZ_METHOD_YUBIKEY); /* audited as a key attempt */
     assert_int_equal(out.failures, 2);
     in.valid_until[0] = '\0';
 
     in.locked_until = T0 + 1;
     mz_decide_hwkey(&p, &in, &ans, T0, &v, &out);
     assert_int_equal(v.outcome, MZ_REJECT_LOCKED);
+    assert_int_equal(v.method, MZ_METHOD_YUBIKEY);
     assert_false(out.hw_rotated);
     in.locked_until = 0;
 
