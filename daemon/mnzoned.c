@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <locale.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,9 +25,11 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
-#define REQUEST_TIMEOUT_MS 1000
+_Static_assert(MZ_PROTO_ATTEMPT_MAX_AGE_S * 1000 + MZ_BUSY_TIMEOUT_MS < MZ_PROTO_REQUEST_TIMEOUT_MS,
+               "an attempt mnzoned decides must be answered before the module stops waiting");
 
 static volatile sig_atomic_t stopping;
 
@@ -108,13 +111,14 @@ static int load_config(struct daemon *d, mz_err *e)
 static int ready_store(struct daemon *d, mz_err *e)
 {
     struct stat st;
-    if (d->eng != NULL && (stat(d->cfg.store, &st) != 0 || !same_file(&st, &d->store_st)))
+    /* lstat: a link put in the store's place is a change, and the open refuses it */
+    if (d->eng != NULL && (lstat(d->cfg.store, &st) != 0 || !same_file(&st, &d->store_st)))
         close_store(d);
     if (d->eng == NULL) {
         int rc = mz_engine_direct.open(&d->cfg, MZ_ENGINE_RESIDENT, &d->eng, e);
         if (rc != MZ_OK)
             return rc;
-        if (stat(d->cfg.store, &d->store_st) != 0) {
+        if (lstat(d->cfg.store, &d->store_st) != 0) {
             close_store(d);
             return mz_fail(e, MZ_ERR_STORE, _("cannot read %s: %s"), d->cfg.store, strerror(errno));
         }
@@ -184,6 +188,14 @@ static int serve_attempt(struct daemon *d, const struct mz_msg *req, struct mz_m
     char input[MZ_PROTO_INPUT_CAP];
     if (!mz_proto_get_attempt(req, &a) || !mz_proto_get_input(req, input))
         return mz_fail(e, MZ_ERR_INPUT, "mnzoned: malformed request");
+    int64_t age = (int64_t)time(NULL) - a.now;
+    if (age > MZ_PROTO_ATTEMPT_MAX_AGE_S || age < -MZ_PROTO_ATTEMPT_MAX_AGE_S) {
+        mz_zero_array(input);
+        return mz_fail(e, MZ_ERR_STORE,
+                       "mnzoned: an attempt made %lld s from now was not decided (it waited "
+                       "too long, or the clocks differ)",
+                       (long long)-age);
+    }
     int rc = mz_engine_direct.attempt(d->eng, &a, input, &v, &last, e);
     mz_zero_array(input);
     if (rc == MZ_OK &&
@@ -269,10 +281,10 @@ static void serve_connection(struct daemon *d, int fd)
     mz_err e;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 || peer.uid != 0)
         return; /* only root's logins may ask */
-    struct timeval tv = {REQUEST_TIMEOUT_MS / 1000, (REQUEST_TIMEOUT_MS % 1000) * 1000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    /* the reply is small and the client waits for it: the send timeout is a safeguard */
+    struct timeval tv = {MZ_PROTO_READ_TIMEOUT_MS / 1000, (MZ_PROTO_READ_TIMEOUT_MS % 1000) * 1000};
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    if (mz_msg_recv(fd, &req, &e) == MZ_OK) {
+    if (mz_msg_recv(fd, &req, MZ_PROTO_READ_TIMEOUT_MS, &e) == MZ_OK) {
         serve(d, &req, &reply);
         if (mz_msg_send(fd, &reply, &e) != MZ_OK)
             say(LOG_WARNING, "%s", e.msg);
@@ -281,6 +293,20 @@ static void serve_connection(struct daemon *d, int fd)
         say(LOG_WARNING, "%s", e.msg);
     }
     mz_msg_wipe(&req);
+}
+
+/* After a failure to wait or accept (too many open files, no memory): said once a
+ * second at most, and a short pause instead of a busy loop. */
+static void pause_after(const char *what)
+{
+    static time_t said;
+    time_t now = time(NULL);
+    if (now != said) {
+        say(LOG_ERR, "%s: %s", what, strerror(errno));
+        said = now;
+    }
+    struct timespec nap = {0, 100 * 1000 * 1000};
+    nanosleep(&nap, NULL);
 }
 
 /* True when something accepts connections on the socket PATH. */
@@ -306,7 +332,9 @@ static int listen_on(const char *path, mz_err *e)
     struct stat st;
     snprintf(dir, sizeof(dir), "%s", path);
     char *slash = strrchr(dir, '/');
-    if (slash != NULL && slash != dir)
+    if (slash == dir) /* a socket in / */
+        slash[1] = '\0';
+    else if (slash != NULL)
         *slash = '\0';
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         mz_fail(e, MZ_ERR_PERM, _("cannot create %s: %s"), dir, strerror(errno));
@@ -329,7 +357,8 @@ static int listen_on(const char *path, mz_err *e)
         }
         unlink(path);
     }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* non-blocking: a connection gone between ppoll and accept must not block accept */
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     struct sockaddr_un sa;
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
@@ -391,13 +420,22 @@ int main(int argc, char **argv)
         close_store(&d);
         return 4;
     }
-    /* before the socket exists: a signal from then on must find its handler */
+    /* Before the socket exists: a signal from then on must find its handler. The stop
+     * signals are blocked except while waiting for a connection (ppoll), so that one
+     * arriving between the check of STOPPING and the wait is not lost until the next
+     * connection, and a request being served is finished first. */
     struct sigaction sa;
+    sigset_t stop_signals, waiting;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal; /* no SA_RESTART: accept returns EINTR */
+    sa.sa_handler = on_signal;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP); /* nothing to reload: the configuration is watched */
+    sigprocmask(SIG_BLOCK, &stop_signals, &waiting);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL); /* nothing to reload: the configuration is watched */
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     int lfd = listen_on(d.cfg.daemon_socket, &e);
     if (lfd < 0) {
@@ -410,10 +448,16 @@ int main(int argc, char **argv)
     say(LOG_INFO, "serving %s on %s", d.cfg.store, socket_path);
     to_stderr = false;
     while (!stopping) {
+        struct pollfd pfd = {lfd, POLLIN, 0};
+        if (ppoll(&pfd, 1, NULL, &waiting) < 0) {
+            if (errno != EINTR)
+                pause_after("poll");
+            continue;
+        }
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno != EINTR && errno != ECONNABORTED)
-                say(LOG_ERR, "accept: %s", strerror(errno));
+            if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
+                pause_after("accept");
             continue;
         }
         serve_connection(&d, fd);

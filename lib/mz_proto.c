@@ -4,10 +4,13 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 void mz_msg_init(struct mz_msg *m)
@@ -126,16 +129,34 @@ bool mz_msg_get_int(const struct mz_msg *m, const char *key, int64_t min, int64_
     return true;
 }
 
+static int64_t monotonic_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
 /* Sends (OUT) or receives LEN bytes whole. Sending uses MSG_NOSIGNAL: a daemon gone
  * mid-request is an error to report, never a SIGPIPE that would kill the login program
- * (sshd, login) the module runs in. */
-static int transfer(int fd, void *buf, size_t len, bool out, mz_err *e)
+ * (sshd, login) the module runs in. Receiving ends at DEADLINE (monotonic ms) however
+ * the bytes trickle in: a socket's receive timeout would start again at every byte. */
+static int transfer(int fd, void *buf, size_t len, bool out, int64_t deadline, mz_err *e)
 {
     char *p = buf;
     while (len > 0) {
-        ssize_t n = out ? send(fd, p, len, MSG_NOSIGNAL) : read(fd, p, len);
+        ssize_t n = out ? send(fd, p, len, MSG_NOSIGNAL) : recv(fd, p, len, MSG_DONTWAIT);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && !out && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            int64_t left = deadline - monotonic_ms();
+            struct pollfd pfd = {fd, POLLIN, 0};
+            int r = left > 0 ? poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left) : 0;
+            if (r == 0)
+                return mz_fail(e, MZ_ERR_STORE, "mnzoned connection: no answer in time");
+            if (r < 0 && errno != EINTR)
+                return mz_fail(e, MZ_ERR_STORE, "mnzoned connection: %s", strerror(errno));
+            continue;
+        }
         if (n <= 0)
             return mz_fail(e, MZ_ERR_STORE, "mnzoned connection: %s",
                            n < 0 ? strerror(errno)
@@ -156,21 +177,22 @@ int mz_msg_send(int fd, const struct mz_msg *m, mz_err *e)
     memcpy(frame + sizeof(len), m->buf, m->len);
     for (unsigned i = 0; i < m->fields; i++)
         frame[sizeof(len) + (size_t)(m->value[i] - 1 - m->buf)] = '=';
-    int rc = transfer(fd, frame, sizeof(len) + m->len, true, e);
+    int rc = transfer(fd, frame, sizeof(len) + m->len, true, 0, e);
     mz_zero_array(frame);
     return rc;
 }
 
-int mz_msg_recv(int fd, struct mz_msg *m, mz_err *e)
+int mz_msg_recv(int fd, struct mz_msg *m, unsigned timeout_ms, mz_err *e)
 {
     uint32_t len;
     char payload[MZ_PROTO_MAX];
-    int rc = transfer(fd, &len, sizeof(len), false, e);
+    int64_t deadline = monotonic_ms() + timeout_ms;
+    int rc = transfer(fd, &len, sizeof(len), false, deadline, e);
     if (rc != MZ_OK)
         return rc;
     if (len > sizeof(payload))
         return mz_fail(e, MZ_ERR_INPUT, "malformed message");
-    rc = transfer(fd, payload, len, false, e);
+    rc = transfer(fd, payload, len, false, deadline, e);
     if (rc == MZ_OK)
         rc = mz_msg_parse(m, payload, len, e);
     mz_zero_array(payload);
@@ -279,8 +301,10 @@ bool mz_proto_get_input(const struct mz_msg *m, char *buf)
         return false;
     for (size_t i = 0; i < n / 2; i++) {
         int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            explicit_bzero(buf, i); /* what was decoded so far is part of a typed code */
             return false;
+        }
         buf[i] = (char)(hi << 4 | lo);
     }
     buf[n / 2] = '\0';

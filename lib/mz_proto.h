@@ -18,6 +18,20 @@
 #define MZ_PROTO_MAX 4096
 #define MZ_PROTO_FIELDS 40
 
+/* How long the module waits for mnzoned: the first question is short, so that a stuck
+ * daemon sends logins to the direct engine; a later request may wait for the store's
+ * busy handler (MZ_BUSY_TIMEOUT_MS, 5 s). mnzoned waits MZ_PROTO_READ_TIMEOUT_MS for a
+ * whole request. */
+#define MZ_PROTO_FIRST_TIMEOUT_MS 1000
+#define MZ_PROTO_REQUEST_TIMEOUT_MS 10000
+#define MZ_PROTO_READ_TIMEOUT_MS 1000
+/* mnzoned decides an attempt only if its "now" is at most this far from mnzoned's own
+ * clock: a request that waited longer in the queue (behind others waiting for a locked
+ * store) may belong to a login that has given up (MZ_PROTO_REQUEST_TIMEOUT_MS), and must
+ * not be accepted and audited as a success that nobody was told of. With the busy
+ * handler's 5 s it is answered within 4 + 5 s, before the module stops waiting. */
+#define MZ_PROTO_ATTEMPT_MAX_AGE_S 4
+
 struct mz_msg {
     size_t len;      /* bytes used in buf */
     unsigned fields; /* number of fields */
@@ -42,10 +56,11 @@ const char *mz_msg_get(const struct mz_msg *m, const char *key);
 bool mz_msg_get_int(const struct mz_msg *m, const char *key, int64_t min, int64_t max,
                     int64_t *out);
 
-/* Writes M to FD, or reads one message from FD (blocking; the socket's timeouts apply).
- * MZ_ERR_STORE on a broken or silent peer, MZ_ERR_INPUT on a malformed message. */
+/* Writes M to FD (the socket's send timeout applies), or reads one message from FD
+ * within TIMEOUT_MS for the whole of it. MZ_ERR_STORE on a broken, silent or too slow
+ * peer, MZ_ERR_INPUT on a malformed message. */
 int mz_msg_send(int fd, const struct mz_msg *m, mz_err *e);
-int mz_msg_recv(int fd, struct mz_msg *m, mz_err *e);
+int mz_msg_recv(int fd, struct mz_msg *m, unsigned timeout_ms, mz_err *e);
 
 /* The configuration a request is made under: mnzoned answers only when it equals its
  * own (same store, key file and policy), so that it never decides under other rules. */

@@ -18,22 +18,17 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-/* How long a login waits for mnzoned: the first question is short, so a stuck daemon
- * sends logins to the direct engine; a request may wait for the store's busy handler
- * (5 s). */
-#define FIRST_TIMEOUT_MS 1000
-#define REQUEST_TIMEOUT_MS 10000
-
 struct mz_engine {
     struct mz_config cfg;
     int key_rc; /* what status said of the key file */
     mz_err key_err;
 };
 
-static void set_timeout(int fd, unsigned ms)
+/* Bounds connect (a full listen backlog) and send; replies are read within a deadline
+ * (mz_msg_recv). */
+static void set_send_timeout(int fd, unsigned ms)
 {
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
@@ -49,7 +44,7 @@ static int dial(const struct mz_config *cfg, unsigned timeout_ms, mz_err *e)
         mz_fail(e, MZ_ERR_NOUSER, "mnzoned: socket: %s", strerror(errno));
         return -1;
     }
-    set_timeout(fd, timeout_ms);
+    set_send_timeout(fd, timeout_ms);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
         mz_fail(e, MZ_ERR_NOUSER, "mnzoned: %s: %s", cfg->daemon_socket, strerror(errno));
         close(fd);
@@ -76,12 +71,13 @@ static int call(const struct mz_engine *eng, struct mz_msg *req, struct mz_msg *
     int64_t rc;
     if (!mz_proto_put_config(req, &eng->cfg))
         return mz_fail(e, MZ_ERR_INPUT, "mnzoned: request too long");
-    int fd = dial(&eng->cfg, first ? FIRST_TIMEOUT_MS : REQUEST_TIMEOUT_MS, e);
+    unsigned timeout_ms = first ? MZ_PROTO_FIRST_TIMEOUT_MS : MZ_PROTO_REQUEST_TIMEOUT_MS;
+    int fd = dial(&eng->cfg, timeout_ms, e);
     if (fd < 0)
         return first ? MZ_ERR_NOUSER : MZ_ERR_STORE;
     int r = mz_msg_send(fd, req, e);
     if (r == MZ_OK)
-        r = mz_msg_recv(fd, reply, e);
+        r = mz_msg_recv(fd, reply, timeout_ms, e);
     close(fd);
     if (r != MZ_OK)
         return first ? MZ_ERR_NOUSER : r;

@@ -10,6 +10,7 @@ n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 not_ok() { n=$((n + 1)); echo "not ok $n - $1"; }
 check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
+skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
 if [ "$(id -u)" != 0 ]; then echo "1..0 # SKIP mnzoned's folder checks need root"; exit 0; fi
 work=$(mktemp -d /tmp/mz-daemon.XXXXXX); chmod 0700 "$work"
 pids=()
@@ -89,4 +90,74 @@ check "SIGHUP: the socket is removed" [ ! -e "$work/run/mnzoned.sock" ]
 conf ""
 "$daemon" --config "$work/mnzone.conf" >"$work/out" 2>&1
 check "daemon_socket empty: exit 4" [ $? -eq 4 ]
+
+# A socket right under /: its folder is /, not a folder named after the socket.
+top="/mz-test-mnzoned-$$.sock"
+conf "$top"
+run --config "$work/mnzone.conf"
+check "a socket in /: listens on it" listening "$top"
+check "a socket in /: it is a socket" [ -S "$top" ]
+kill -TERM $pid
+ended $pid
+check "a socket in /: removed at SIGTERM ($st)" [ "$st" = 0 ] && [ ! -e "$top" ]
+rm -rf "$top"
+
+# Requests the module never makes, sent with tests/tools/mz-ask.
+ask="$B/tests/tools/mz-ask"
+OATHTOOL=${OATHTOOL:-oathtool}
+secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP
+sock="$work/run/mnzoned.sock"
+policy="digits=6 period=30 window=1 max_failures=5 privileged_max_failures=3 lockout=600"
+printf 'store = %s/mnzone.db\nkey_file = %s/mnzone.key\ndaemon_socket = %s\ntime_sync = off\n%s\n' \
+    "$work" "$work" "$sock" "$(tr ' ' '\n' <<<"$policy" | sed 's/=/ = /; s/^digits/totp_digits/; s/^period/totp_period/; s/^window/totp_window/')" \
+    >"$work/mnzone.conf"
+"$tool" --config "$work/mnzone.conf" add taro --staff-id T-1 --name Taro --secret $secret --no-verify >/dev/null ||
+    echo "# add failed"
+run --config "$work/mnzone.conf"
+listening "$sock"
+# ask_attempt NOW CODE: an attempt by taro made at NOW with CODE; the reply in $work/reply.
+ask_attempt() {
+    local hex
+    hex=$(printf '%s' "$2" | od -An -tx1 | tr -d ' \n')
+    # shellcheck disable=SC2086
+    "$ask" "$sock" v=1 op=attempt store="$work/mnzone.db" key_file="$work/mnzone.key" $policy \
+        user=taro service=mz-ask privileged=0 now="$1" input="$hex" >"$work/reply" 2>&1
+}
+audit_rows() { "$tool" --config "$work/mnzone.conf" audit list --json 2>/dev/null | grep -c '"seq"'; }
+if command -v "$OATHTOOL" >/dev/null 2>&1; then
+    code=$("$OATHTOOL" --totp -b $secret)
+    before=$(audit_rows)
+    ask_attempt $(($(date +%s) - 60)) "$code"
+    check "an attempt made 60 s ago: answered with an error" grep -q '^rc=[1-9]' "$work/reply"
+    check "an attempt made 60 s ago: not decided" grep -q "was not decided" "$work/reply"
+    check "an attempt made 60 s ago: nothing written ($(audit_rows) audit events, $before before)" \
+        [ "$(audit_rows)" = "$before" ]
+    ask_attempt $(($(date +%s) + 60)) "$code"
+    check "an attempt from 60 s ahead: not decided either" grep -q "was not decided" "$work/reply"
+    ask_attempt "$(date +%s)" "$code"
+    check "the same code now: accepted (outcome 0)" grep -q '^outcome=0$' "$work/reply"
+else
+    for what in "60 s ago: answered with an error" "60 s ago: not decided" "60 s ago: nothing written" \
+        "from 60 s ahead" "the same code now"; do
+        skip "an attempt made $what" "$OATHTOOL not installed"
+    done
+fi
+
+# A request sent a byte every 0.3 s (about a minute for the whole): mnzoned gives it
+# 1 s in all, not 1 s per byte, and goes on serving others meanwhile.
+status="v=1 op=status store=$work/mnzone.db key_file=$work/mnzone.key $policy user=taro"
+# shellcheck disable=SC2086
+"$ask" --trickle 300 "$sock" $status now="$(date +%s)" >/dev/null 2>&1 &
+slow=$!
+sleep 1.5
+# shellcheck disable=SC2086
+timeout 5 "$ask" "$sock" $status now="$(date +%s)" >"$work/reply" 2>&1
+check "a request a byte at a time: another is answered meanwhile" grep -q '^rc=0$' "$work/reply"
+for _ in $(seq 50); do kill -0 $slow 2>/dev/null || break; sleep 0.1; done
+gone() { ! kill -0 "$1" 2>/dev/null; }
+check "a request a byte at a time: cut off" gone $slow
+kill $slow 2>/dev/null
+kill -TERM $pid
+ended $pid
+check "after these requests: SIGTERM, exit 0 ($st)" [ "$st" = 0 ]
 echo "1..$n"

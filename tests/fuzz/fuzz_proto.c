@@ -61,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int sv[2];
     FUZZ_CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     FUZZ_CHECK(mz_msg_send(sv[0], &m, &e) == MZ_OK);
-    FUZZ_CHECK(mz_msg_recv(sv[1], &back, &e) == MZ_OK);
+    FUZZ_CHECK(mz_msg_recv(sv[1], &back, 1000, &e) == MZ_OK);
     close(sv[0]);
     close(sv[1]);
     FUZZ_CHECK(back.fields == m.fields && back.len == m.len);

@@ -6,6 +6,8 @@
 #include "mz_proto.h"
 
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 
 static void parse_ok(struct mz_msg *m, const char *buf, size_t len)
 {
@@ -167,6 +169,17 @@ static void test_input_hex(void **state)
     too_long[sizeof(too_long) - 1] = '\0';
     assert_true(mz_msg_add(&m, "input", too_long));
     assert_false(mz_proto_get_input(&m, got));
+    /* what was decoded before the bad part is wiped: it is part of a typed code */
+    static const char *const spoilt[] = {"313233343536zz", "3132333400"};
+    for (size_t i = 0; i < sizeof(spoilt) / sizeof(spoilt[0]); i++) {
+        char zero[MZ_PROTO_INPUT_CAP];
+        memset(zero, 0, sizeof(zero));
+        memset(got, 0, sizeof(got));
+        mz_msg_init(&m);
+        assert_true(mz_msg_add(&m, "input", spoilt[i]));
+        assert_false(mz_proto_get_input(&m, got));
+        assert_memory_equal(got, zero, sizeof(got));
+    }
 }
 
 static void test_attempt_round_trip(void **state)
@@ -267,31 +280,68 @@ static void test_frames_over_a_socket(void **state)
     assert_true(mz_msg_add(&out, "op", "status"));
     assert_true(mz_msg_add(&out, "user", "alice"));
     assert_int_equal(mz_msg_send(sv[0], &out, &e), MZ_OK);
-    assert_int_equal(mz_msg_recv(sv[1], &in, &e), MZ_OK);
+    assert_int_equal(mz_msg_recv(sv[1], &in, 1000, &e), MZ_OK);
     assert_string_equal(mz_msg_get(&in, "user"), "alice");
     assert_string_equal(mz_msg_get(&out, "op"), "status"); /* send leaves M usable */
 
     /* a length over the limit, and a peer that hangs up early, are errors */
     uint32_t len = MZ_PROTO_MAX + 1;
     assert_int_equal(write(sv[0], &len, sizeof(len)), (ssize_t)sizeof(len));
-    assert_int_equal(mz_msg_recv(sv[1], &in, &e), MZ_ERR_INPUT);
+    assert_int_equal(mz_msg_recv(sv[1], &in, 1000, &e), MZ_ERR_INPUT);
     len = 10;
     assert_int_equal(write(sv[0], &len, sizeof(len)), (ssize_t)sizeof(len));
     assert_int_equal(write(sv[0], "op=x", 4), 4);
     close(sv[0]);
-    assert_int_equal(mz_msg_recv(sv[1], &in, &e), MZ_ERR_STORE);
+    assert_int_equal(mz_msg_recv(sv[1], &in, 1000, &e), MZ_ERR_STORE);
     assert_non_null(strstr(e.msg, "closed early"));
     close(sv[1]);
+}
+
+/* The time to receive holds for the whole message: a peer that sends a byte now and
+ * then, each well within it, is cut off all the same. */
+static void test_recv_deadline_for_the_whole(void **state)
+{
+    (void)state;
+    int sv[2];
+    struct mz_msg in;
+    mz_err e = {""};
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) { /* "op=x\0" after its length, a byte every 150 ms: 1.2 s in all */
+        close(sv[1]);
+        char frame[4 + 5];
+        uint32_t len = 5;
+        memcpy(frame, &len, sizeof(len));
+        memcpy(frame + 4, "op=x", 5);
+        struct timespec pause = {0, 150 * 1000 * 1000};
+        for (size_t i = 0; i < sizeof(frame); i++) {
+            if (write(sv[0], frame + i, 1) != 1)
+                _exit(0);
+            nanosleep(&pause, NULL);
+        }
+        _exit(0);
+    }
+    close(sv[0]);
+    assert_int_equal(mz_msg_recv(sv[1], &in, 500, &e), MZ_ERR_STORE);
+    assert_non_null(strstr(e.msg, "no answer in time"));
+    close(sv[1]);
+    waitpid(pid, NULL, 0);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_build_and_get),        cmocka_unit_test(test_add_refuses),
-        cmocka_unit_test(test_too_many_fields),      cmocka_unit_test(test_parse_good),
-        cmocka_unit_test(test_parse_malformed),      cmocka_unit_test(test_input_hex),
-        cmocka_unit_test(test_attempt_round_trip),   cmocka_unit_test(test_same_config),
+        cmocka_unit_test(test_build_and_get),
+        cmocka_unit_test(test_add_refuses),
+        cmocka_unit_test(test_too_many_fields),
+        cmocka_unit_test(test_parse_good),
+        cmocka_unit_test(test_parse_malformed),
+        cmocka_unit_test(test_input_hex),
+        cmocka_unit_test(test_attempt_round_trip),
+        cmocka_unit_test(test_same_config),
         cmocka_unit_test(test_frames_over_a_socket),
+        cmocka_unit_test(test_recv_deadline_for_the_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
