@@ -70,8 +70,14 @@ struct mz_engine_ops {
                      const bool *cancelled, struct mz_key_outcome *out, mz_err *e);
 };
 
-/* The direct engine, exported by mnzone-engine.so under this name. */
-#define MZ_ENGINE_DIRECT_SYMBOL "mz_engine_direct"
+/* The direct engine, exported by mnzone-engine.so under this name. The name carries the
+ * version of struct mz_engine_ops: change it (and pam_module/engine.sym) whenever the
+ * struct changes, so that a module and an engine of different versions (a package
+ * upgrade under a long-running sshd) do not find each other, and the login fails closed
+ * ("has no engine") instead of calling through a struct of another shape. 2: open takes
+ * flags. */
+#define MZ_ENGINE_DIRECT_SYMBOL "mz_engine_direct_2"
+#define mz_engine_direct mz_engine_direct_2
 extern const struct mz_engine_ops mz_engine_direct;
 /* mnzoned's: the key file is read again at the next operation that needs it. */
 void mz_engine_direct_forget_keys(struct mz_engine *eng);

@@ -176,13 +176,12 @@ int mz_store_open(const char *path, int flags, struct mz_store **out, mz_err *e)
         sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     if (flags & MZ_STORE_LOGIN) {
         sqlite3_wal_hook(st->db, truncate_wal_when_long, NULL);
-    } else if (flags & MZ_STORE_SHARED) {
-        /* mnzoned has the WAL index open and checkpoints; a truncation here would copy up
-         * to MZ_RESIDENT_WAL_PAGES pages at this login and make mnzoned grow the WAL anew */
-        sqlite3_wal_autocheckpoint(st->db, 0);
-    } else if (flags & MZ_STORE_RESIDENT) {
-        /* this connection keeps the WAL index alive, so a passive checkpoint lets the
-         * next commit restart the WAL from its start */
+    } else if (flags & (MZ_STORE_SHARED | MZ_STORE_RESIDENT)) {
+        /* mnzoned's connection keeps the WAL index alive, so a passive checkpoint lets the
+         * next commit restart the WAL from its start. A login beside it checkpoints the
+         * same way when its commit passes the mark (a key-only site commits mostly
+         * there): never a truncation, which would copy the whole WAL at 32 pages and
+         * make mnzoned grow the file anew. */
         sqlite3_wal_autocheckpoint(st->db, MZ_RESIDENT_WAL_PAGES);
     }
     sqlite3_busy_handler(st->db, busy_wait, st);

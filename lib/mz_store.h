@@ -25,7 +25,7 @@ enum mz_store_flags {
     MZ_STORE_RESIDENT = 4, /* mnzoned's long connection: small passive checkpoints, the WAL
                               reused in place (no truncation, so its fsyncs overwrite) */
     MZ_STORE_SHARED = 8,   /* a login's short connection while mnzoned holds the store open
-                              (a key login): no checkpoint at all, mnzoned's do */
+                              (a key login): checkpoints as mnzoned's does, no truncation */
 };
 
 /* Opens the store at PATH after checking the file and its folder (owner root, no

@@ -136,6 +136,8 @@ static int direct_key_login(struct mz_engine *eng, struct mz_attempt *a,
     struct mz_hw_answer ans;
     struct mz_factors fa;
     memset(out, 0, sizeof(*out));
+    out->arc = MZ_ERR_STORE; /* until decided: nothing here reads as an accepted answer */
+    out->verdict.outcome = MZ_REJECT_ERROR;
     memset(&ans, 0, sizeof(ans));
     memset(&fa, 0, sizeof(fa));
     int rc = direct_keys(eng, e);

@@ -481,8 +481,7 @@ static int authenticate(struct login *l, struct engine *en)
                              : state == MZ_USER_UNKNOWN ? "not enrolled"
                              : state == MZ_USER_EXPIRED ? "expired"
                                                         : "no active credential";
-        en->ops->record(en->eng, &l->attempt, "auth", "failure", reason, &e);
-        log_attempt(l, "failure", reason);
+        record_denial(l, en, "auth", reason);
         if (state == MZ_USER_LOCKED) {
             say_locked(l, status.locked_until);
             return PAM_MAXTRIES;
@@ -512,8 +511,7 @@ static int authenticate(struct login *l, struct engine *en)
     char *input = NULL;
     rc = ask_code(l->pamh, &input);
     if (rc != PAM_SUCCESS) {
-        en->ops->record(en->eng, &l->attempt, "auth", "failure", "conversation failed", &e);
-        log_attempt(l, "failure", "conversation failed");
+        record_denial(l, en, "auth", "conversation failed");
         return rc;
     }
     if (status.has_hwkey && !has_totp && input[0] == '\0') {
@@ -592,6 +590,7 @@ PAM_EXTERN int pam_sm_acct_mgmt(pam_handle_t *pamh, int flags, int argc, const c
         goto done;
     }
     const char *reason = NULL;
+    rc = PAM_SYSTEM_ERR; /* a state not listed below is not a success */
     switch (state) {
     case MZ_ACCOUNT_OK: rc = PAM_SUCCESS; break;
     case MZ_ACCOUNT_UNKNOWN:

@@ -343,13 +343,13 @@ engine="$tmp/root$pammoddir/mnzone-engine.so"
 if [ -f "$engine" ] && command -v nm >/dev/null 2>&1 && command -v readelf >/dev/null 2>&1; then
     why=""
     got=$(nm -D --defined-only "$engine" | awk '{print $3}' | sort | tr '\n' ' ')
-    [ "$got" = "mz_engine_direct " ] || why="$why exports: $got;"
+    [ "$got" = "mz_engine_direct_2 " ] || why="$why exports: $got;"
     readelf -d "$engine" | grep -q 'BIND_NOW' || why="$why no BIND_NOW;"
     readelf -l "$engine" | grep -q 'GNU_RELRO' || why="$why no RELRO;"
     nf=$(ldd "$engine" 2>&1 | grep 'not found' | tr '\n' ' ')
     [ -z "$nf" ] || why="$why $nf"
     [ -z "$why" ]
-    result $? "packaged mnzone-engine.so: exports only mz_engine_direct, RELRO and BIND_NOW, libraries found${why:+ (}${why# }${why:+)}"
+    result $? "packaged mnzone-engine.so: exports only mz_engine_direct_2, RELRO and BIND_NOW, libraries found${why:+ (}${why# }${why:+)}"
 elif [ -f "$engine" ]; then
     skip "packaged engine: nm or readelf not installed (binutils)"
 else
