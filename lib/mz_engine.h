@@ -82,9 +82,10 @@ extern const struct mz_engine_ops mz_engine_direct;
 /* mnzoned's: the key file is read again at the next operation that needs it. */
 void mz_engine_direct_forget_keys(struct mz_engine *eng);
 
-/* The client of mnzoned, in the PAM module. Its open fails with MZ_ERR_NOUSER (nobody
- * there) when the daemon is not running or serves another configuration: the module
- * then uses the direct engine. */
+/* The client of mnzoned, in the PAM module. Its first question (status, account) fails
+ * with MZ_ERR_NOUSER when the daemon is not running or serves another configuration,
+ * and with MZ_ERR_PERM when the socket's listener is not root: the module then uses the
+ * direct engine. */
 extern const struct mz_engine_ops mz_engine_remote;
 
 #endif

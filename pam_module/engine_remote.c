@@ -1,8 +1,9 @@
 /* The mnzoned engine: each operation is one request on a new connection to the daemon's
  * socket (daemon_socket). The first question of a login (status, or account) also says
- * whether mnzoned serves this configuration: when nobody answers in time, the daemon is
- * not root, or it serves another configuration, it fails with MZ_ERR_NOUSER and the
- * module asks the direct engine instead (nothing was changed). The status reply also
+ * whether mnzoned serves this configuration: when nobody answers in time or it serves
+ * another configuration, it fails with MZ_ERR_NOUSER, and when the listener is not root
+ * with MZ_ERR_PERM; either way the module asks the direct engine instead (nothing was
+ * changed). The status reply also
  * tells whether the key file is usable, so a login costs two round trips. After that
  * every failure is an error: the module fails closed. */
 #include "config.h"
@@ -32,9 +33,11 @@ static void set_send_timeout(int fd, unsigned ms)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-/* A connection to mnzoned, checked to be root's; -1 when there is none. */
-static int dial(const struct mz_config *cfg, unsigned timeout_ms, mz_err *e)
+/* A connection to mnzoned, checked to be root's; -1 when there is none, with *E's code
+ * MZ_ERR_PERM when something else than root listens there (worth a warning). */
+static int dial(const struct mz_config *cfg, unsigned timeout_ms, int *why, mz_err *e)
 {
+    *why = MZ_ERR_NOUSER;
     struct sockaddr_un sa;
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
@@ -53,8 +56,8 @@ static int dial(const struct mz_config *cfg, unsigned timeout_ms, mz_err *e)
     struct ucred peer;
     socklen_t len = sizeof(peer);
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &len) != 0 || peer.uid != 0) {
-        mz_fail(e, MZ_ERR_NOUSER, "mnzoned: %s is not served by root: not used",
-                cfg->daemon_socket);
+        *why = mz_fail(e, MZ_ERR_PERM, "mnzoned: %s is not served by root: not used",
+                       cfg->daemon_socket);
         close(fd);
         return -1;
     }
@@ -72,9 +75,10 @@ static int call(const struct mz_engine *eng, struct mz_msg *req, struct mz_msg *
     if (!mz_proto_put_config(req, &eng->cfg))
         return mz_fail(e, MZ_ERR_INPUT, "mnzoned: request too long");
     unsigned timeout_ms = first ? MZ_PROTO_FIRST_TIMEOUT_MS : MZ_PROTO_REQUEST_TIMEOUT_MS;
-    int fd = dial(&eng->cfg, timeout_ms, e);
+    int why;
+    int fd = dial(&eng->cfg, timeout_ms, &why, e);
     if (fd < 0)
-        return first ? MZ_ERR_NOUSER : MZ_ERR_STORE;
+        return first ? why : MZ_ERR_STORE;
     int r = mz_msg_send(fd, req, e);
     if (r == MZ_OK)
         r = mz_msg_recv(fd, reply, timeout_ms, e);

@@ -241,14 +241,18 @@ static int open_engine(struct login *l, struct engine *en)
 }
 
 /* After the first question of a call (status or account) returned RC: when mnzoned did
- * not answer or serves another configuration (MZ_ERR_NOUSER; nothing was changed), the
- * direct engine is opened in its place and *RETRY set. Returns a PAM code. */
+ * not answer or serves another configuration (MZ_ERR_NOUSER; nothing was changed), or
+ * something else than root listens on its socket (MZ_ERR_PERM, always logged: a
+ * misplaced socket or tampering), the direct engine is opened in its place and *RETRY
+ * set. Returns a PAM code. */
 static int first_question(struct login *l, struct engine *en, int rc, const mz_err *e, bool *retry)
 {
     *retry = false;
-    if (rc != MZ_ERR_NOUSER || en->ops != &mz_engine_remote)
+    if ((rc != MZ_ERR_NOUSER && rc != MZ_ERR_PERM) || en->ops != &mz_engine_remote)
         return PAM_SUCCESS;
-    if (l->cfg.debug)
+    if (rc == MZ_ERR_PERM)
+        pam_syslog(l->pamh, LOG_WARNING, "%s; using the store directly", e->msg);
+    else if (l->cfg.debug)
         pam_syslog(l->pamh, LOG_DEBUG, "%s; using the store directly", e->msg);
     *retry = true;
     return open_direct(l, en, false);

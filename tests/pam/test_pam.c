@@ -1932,14 +1932,14 @@ static void test_mnzoned_must_be_root(void **state)
     assert_int_equal(read(ready[0], &byte, 1), 1);
     close(ready[0]);
     close(ready[1]);
-    service_args(f, "debug");
+    service_args(f, "");
     code_at("alice", fresh_now(), code);
     run_auth(f, "alice", code, &r);
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     expect_rc(&r, PAM_SUCCESS);
-    expect_log(&r, "is not served by root");
-    expect_log(&r, "(direct engine)");
+    /* said without debug: a socket that is not mnzoned's is worth a warning */
+    expect_log(&r, "is not served by root: not used; using the store directly");
 }
 
 /* ---- many logins at once ---- */
