@@ -466,6 +466,13 @@ static int authenticate(struct login *l, struct engine *en)
         log_attempt(l, "error", "key file unusable");
         return PAM_AUTHINFO_UNAVAIL;
     }
+    /* after the first question, so that the denial is audited like the others */
+    if (!clock_acceptable(l)) {
+        record_denial(l, en, "auth", "clock not synchronised");
+        say(l, PAM_ERROR_MSG,
+            _("The clock of this terminal is not synchronised. Contact your administrator."));
+        return PAM_AUTHINFO_UNAVAIL;
+    }
 
     enum mz_user_state state = status.state;
     if (state == MZ_USER_UNKNOWN && l->cfg.unenrolled == MZ_UNENROLLED_IGNORE) {
@@ -543,12 +550,6 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
     if (rc != PAM_SUCCESS) {
         log_attempt(&l, "error", "cannot start");
         return rc;
-    }
-    if (!clock_acceptable(&l)) {
-        log_attempt(&l, "failure", "clock not synchronised");
-        say(&l, PAM_ERROR_MSG,
-            _("The clock of this terminal is not synchronised. Contact your administrator."));
-        return PAM_AUTHINFO_UNAVAIL;
     }
     rc = open_engine(&l, &en);
     if (rc == PAM_SUCCESS)

@@ -750,6 +750,7 @@ static void test_time_sync(void **state)
             r.err[0],
             "The clock of this terminal is not synchronised. Contact your administrator.");
         expect_log(&r, "not synchronised (time_sync=require)");
+        expect_last_audit(f, "failure clock not synchronised");
     }
 
     /* warn: logs and lets the login go on (the next step's code: no replay either way) */
