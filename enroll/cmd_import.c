@@ -23,7 +23,7 @@
 struct import {
     struct enroll *en;
     const char *qr_dir;
-    bool qr_dir_made;
+    int qr_fd;              /* the folder made for the QR codes, held open; -1 before */
     struct oath_users oath; /* --oath-usersfile: secrets for rows without one */
     struct csv_import csv;
 };
@@ -36,8 +36,8 @@ static int write_qr(struct import *im, const char *login, const uint8_t *secret,
     if (mz_otpauth_uri(en->cfg.issuer, login, secret, len, en->cfg.totp_digits, en->cfg.totp_period,
                        &uri) != MZ_OK)
         return mz_fail(e, MZ_ERR_NOMEM, _("out of memory"));
-    snprintf(path, sizeof(path), "%s/%s.png", im->qr_dir, login);
-    int rc = qr_write_png(uri, path, e);
+    snprintf(path, sizeof(path), "%s.png", login);
+    int rc = qr_write_png_at(im->qr_fd, path, uri, e);
     mz_free_string(uri);
     return rc == MZ_OK || rc == MZ_ERR_INPUT ? rc : MZ_ERR_PERM;
 }
@@ -60,18 +60,50 @@ static int store_row(void *arg, const struct mz_staff *s, const uint8_t *secret,
     return rc;
 }
 
-/* Removes the QR folder made by this run, and what is in it (only files we wrote). */
+/* Makes the QR folder (new, 0700) and holds it open: from then on it is used through
+ * its descriptor, never by its name, so that a link put in its place (a folder the
+ * administrator chose where someone else can write) sends no file elsewhere. */
+static int make_qr_dir(struct import *im)
+{
+    struct stat st;
+    if (mkdir(im->qr_dir, 0700) != 0) {
+        fprintf(stderr, "mnzone-enroll: %s: %s (%s)\n", im->qr_dir, strerror(errno),
+                _("--qr-dir must name a new folder"));
+        return EXIT_USAGE;
+    }
+    im->qr_fd = open(im->qr_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (im->qr_fd < 0 || fstat(im->qr_fd, &st) != 0 || st.st_uid != geteuid() ||
+        (st.st_mode & 0077) != 0) {
+        fprintf(stderr, "mnzone-enroll: %s: %s\n", im->qr_dir,
+                _("the folder was replaced as it was made; nothing was written"));
+        if (im->qr_fd >= 0)
+            close(im->qr_fd);
+        im->qr_fd = -1;
+        return EXIT_SYSTEM;
+    }
+    return EXIT_DONE;
+}
+
+/* Removes the QR folder made by this run and everything in it (all written by this run:
+ * the folder is new and closed to others), through its descriptor; the name is removed
+ * only while it still names that folder. */
 static void remove_qr_dir(struct import *im)
 {
-    DIR *d = opendir(im->qr_dir);
+    struct stat held, named;
+    int fd = dup(im->qr_fd);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
     if (d != NULL) {
         struct dirent *ent;
         while ((ent = readdir(d)) != NULL)
-            if (ent->d_name[0] != '.')
-                unlinkat(dirfd(d), ent->d_name, 0);
+            if (strcmp(ent->d_name, ".") != 0 && strcmp(ent->d_name, "..") != 0)
+                unlinkat(im->qr_fd, ent->d_name, 0);
         closedir(d);
+    } else if (fd >= 0) {
+        close(fd);
     }
-    rmdir(im->qr_dir);
+    if (fstat(im->qr_fd, &held) == 0 && lstat(im->qr_dir, &named) == 0 &&
+        held.st_dev == named.st_dev && held.st_ino == named.st_ino)
+        rmdir(im->qr_dir);
 }
 
 /* The options of import: the CSV way, or one google-authenticator file. */
@@ -196,6 +228,7 @@ int cmd_import(struct enroll *en, int argc, char **argv)
     if (im == NULL)
         return EXIT_SYSTEM;
     im->en = en;
+    im->qr_fd = -1;
     int status = parse_import(en, argc, argv, im, &o);
     if (status == EXIT_DONE && o.ga_file != NULL)
         status = import_google_authenticator(en, &o);
@@ -229,14 +262,8 @@ int cmd_import(struct enroll *en, int argc, char **argv)
         return EXIT_USAGE;
     }
     status = enroll_open(en, true);
-    if (status == EXIT_DONE && im->qr_dir != NULL) {
-        if (mkdir(im->qr_dir, 0700) != 0) {
-            fprintf(stderr, "mnzone-enroll: %s: %s (%s)\n", im->qr_dir, strerror(errno),
-                    _("--qr-dir must name a new folder"));
-            status = EXIT_USAGE;
-        }
-        im->qr_dir_made = status == EXIT_DONE;
-    }
+    if (status == EXIT_DONE && im->qr_dir != NULL)
+        status = make_qr_dir(im);
     if (status == EXIT_DONE) {
         int rc = mz_store_begin(en->st, &csv->e);
         if (rc == MZ_OK)
@@ -246,7 +273,7 @@ int cmd_import(struct enroll *en, int argc, char **argv)
                          _("no staff members in the file"));
         rc = enroll_commit(en, rc, &csv->e);
         if (rc != MZ_OK) {
-            if (im->qr_dir_made)
+            if (im->qr_fd >= 0)
                 remove_qr_dir(im);
             fprintf(stderr, "mnzone-enroll: %s\n", csv->e.msg);
             fprintf(stderr, "mnzone-enroll: %s\n", _("nothing was imported"));
@@ -266,6 +293,8 @@ int cmd_import(struct enroll *en, int argc, char **argv)
                      "after handing them over).\n"),
                    im->qr_dir);
     }
+    if (im->qr_fd >= 0)
+        close(im->qr_fd);
     oath_users_free(&im->oath);
     mz_zero_object(im);
     free(im);

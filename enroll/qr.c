@@ -58,24 +58,25 @@ int qr_print_terminal(const char *text, FILE *out, mz_err *e)
     return MZ_OK;
 }
 
-/* A new file for a secret: mode 0600, O_EXCL, no link followed. */
-static int create_secret_file(const char *path, FILE **f, mz_err *e)
+/* A new file for a secret, PATH in the folder DIR (AT_FDCWD: as a path): mode 0600,
+ * O_EXCL, no link followed. */
+static int create_secret_file(int dir, const char *path, FILE **f, mz_err *e)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = openat(dir, path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) /* an existing file or link is the caller's mistake: exit 2 */
         return mz_fail(e, errno == EEXIST ? MZ_ERR_INPUT : MZ_ERR_PERM, _("%s: cannot create: %s"),
                        path, strerror(errno));
     *f = fdopen(fd, "wb");
     if (*f == NULL) {
         close(fd);
-        unlink(path);
+        unlinkat(dir, path, 0);
         return mz_fail(e, MZ_ERR_NOMEM, _("%s: cannot create: %s"), path, strerror(errno));
     }
     return MZ_OK;
 }
 
-/* Closes F and removes PATH if anything went wrong, so no half file is left. */
-static int finish_file(FILE *f, const char *path, int rc, mz_err *e)
+/* Closes F and removes PATH (in DIR) if anything went wrong, so no half file is left. */
+static int finish_file(FILE *f, int dir, const char *path, int rc, mz_err *e)
 {
     if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
         if (rc == MZ_OK)
@@ -84,17 +85,17 @@ static int finish_file(FILE *f, const char *path, int rc, mz_err *e)
     if (fclose(f) != 0 && rc == MZ_OK)
         rc = mz_fail(e, MZ_ERR_PERM, _("%s: cannot write: %s"), path, strerror(errno));
     if (rc != MZ_OK)
-        unlink(path);
+        unlinkat(dir, path, 0);
     return rc;
 }
 
-/* The QR code of TEXT and a new secret file PATH for it. */
-static int start_file(const char *text, const char *path, QRcode **qr, FILE **f, mz_err *e)
+/* The QR code of TEXT and a new secret file PATH (in DIR) for it. */
+static int start_file(const char *text, int dir, const char *path, QRcode **qr, FILE **f, mz_err *e)
 {
     *qr = encode(text, e);
     if (*qr == NULL)
         return MZ_ERR_NOMEM;
-    int rc = create_secret_file(path, f, e);
+    int rc = create_secret_file(dir, path, f, e);
     if (rc != MZ_OK) {
         release(*qr);
         *qr = NULL;
@@ -102,11 +103,11 @@ static int start_file(const char *text, const char *path, QRcode **qr, FILE **f,
     return rc;
 }
 
-int qr_write_png(const char *text, const char *path, mz_err *e)
+int qr_write_png_at(int dir, const char *path, const char *text, mz_err *e)
 {
     QRcode *qr;
     FILE *f;
-    int started = start_file(text, path, &qr, &f, e);
+    int started = start_file(text, dir, path, &qr, &f, e);
     if (started != MZ_OK)
         return started;
     int side = (qr->width + 2 * QUIET) * PNG_SCALE;
@@ -136,14 +137,19 @@ int qr_write_png(const char *text, const char *path, mz_err *e)
         sodium_memzero(row, (size_t)side);
     free(row);
     release(qr);
-    return finish_file(f, path, rc, e);
+    return finish_file(f, dir, path, rc, e);
+}
+
+int qr_write_png(const char *text, const char *path, mz_err *e)
+{
+    return qr_write_png_at(AT_FDCWD, path, text, e);
 }
 
 int qr_write_svg(const char *text, const char *path, mz_err *e)
 {
     QRcode *qr;
     FILE *f;
-    int started = start_file(text, path, &qr, &f, e);
+    int started = start_file(text, AT_FDCWD, path, &qr, &f, e);
     if (started != MZ_OK)
         return started;
     int side = qr->width + 2 * QUIET;
@@ -161,5 +167,5 @@ int qr_write_svg(const char *text, const char *path, mz_err *e)
     int rc = ferror(f) ? mz_fail(e, MZ_ERR_PERM, _("%s: cannot write: %s"), path, strerror(errno))
                        : MZ_OK;
     release(qr);
-    return finish_file(f, path, rc, e);
+    return finish_file(f, AT_FDCWD, path, rc, e);
 }

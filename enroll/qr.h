@@ -13,5 +13,8 @@ int qr_print_terminal(const char *text, FILE *out, mz_err *e);
  * never following a link) as PNG or SVG. */
 int qr_write_png(const char *text, const char *path, mz_err *e);
 int qr_write_svg(const char *text, const char *path, mz_err *e);
+/* The same as PNG, PATH taken in the folder open as DIR (import --qr-dir: the folder is
+ * held by its descriptor, so a link put in its place meanwhile is not followed). */
+int qr_write_png_at(int dir, const char *path, const char *text, mz_err *e);
 
 #endif

@@ -148,4 +148,32 @@ cli import --google-authenticator "$work/ga" --csv "$work/ok.csv" --user g6 --st
 check "google-authenticator with --csv: exit 2" [ $? -eq 2 ]
 check "no g2..g6 enrolled" [ "$(sqlite3 "$db" "SELECT count(*) FROM staff WHERE login IN ('g2','g3','g4','g5','g6')")" = 0 ]
 
+# --- the QR folder replaced by a link while an import runs: the QR files go on into the
+#     folder the import made (held by its descriptor), and the failed import's clean-up
+#     removes nothing where the link points
+mkdir -m 0700 "$work/victim"
+echo keep >"$work/victim/canary"
+{
+    echo "$header"
+    for i in $(seq 1 4000); do echo "v$i,V$i,V $i,,,"; done
+    echo 'vbad,VBAD,Bad,,boss,'
+} >"$work/swap.csv"
+"$tool" --config "$work/mnzone.conf" import --csv "$work/swap.csv" --qr-dir "$work/qr-swap" \
+    >/dev/null 2>"$work/err" </dev/null &
+imp=$!
+for _ in $(seq 1000); do [ -e "$work/qr-swap/v1.png" ] && break; sleep 0.01; done
+running=no
+kill -0 $imp 2>/dev/null && running=yes
+mv "$work/qr-swap" "$work/qr-moved" && ln -s "$work/victim" "$work/qr-swap"
+wait $imp
+rc=$?
+check "QR folder swapped for a link while the import ran ($running): it fails on its bad row (exit $rc)" \
+    [ $running = yes ] && [ $rc -eq 2 ]
+check "QR folder swapped: the file where the link points is kept" [ -e "$work/victim/canary" ]
+check "QR folder swapped: no QR file went through the link" \
+    [ "$(find "$work/victim" -name '*.png' | wc -l)" = 0 ]
+check "QR folder swapped: the folder the import made is emptied" \
+    [ -z "$(ls -A "$work/qr-moved" 2>/dev/null)" ]
+check "QR folder swapped: the link is left alone" [ -L "$work/qr-swap" ]
+
 echo "1..$n"
