@@ -27,6 +27,16 @@ int cmd_init(struct enroll *en, int argc, char **argv)
     if (argc != 1)
         return enroll_usage("init", "%s", _("init takes no arguments"));
 
+    /* A store without its key: a new key would read none of its secrets and break its
+     * audit chain. The key is to come back from its backup, not to be made anew. */
+    struct stat st;
+    if (lstat(en->cfg.key_file, &st) != 0 && errno == ENOENT && lstat(en->cfg.store, &st) == 0) {
+        mz_fail(&e, MZ_ERR_PERM,
+                _("%s exists but its key file %s does not: put the key file back from its "
+                  "backup (a new key could not read the store)"),
+                en->cfg.store, en->cfg.key_file);
+        return enroll_fail(MZ_ERR_PERM, &e);
+    }
     int rc = make_parent(en->cfg.key_file, &e);
     if (rc == MZ_OK) {
         rc = mz_key_file_create(en->cfg.key_file, &e);

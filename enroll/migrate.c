@@ -15,9 +15,19 @@
 #define USERSFILE_MAX (64L * 1024 * 1024)
 #define GA_FILE_MAX 4096
 
+/* Wipes and frees LEN bytes at BUF: the parsers cut the text with NULs, so its string
+ * length says nothing of what it holds. */
+static void wipe_free(char *buf, size_t len)
+{
+    if (buf == NULL)
+        return;
+    explicit_bzero(buf, len);
+    free(buf);
+}
+
 /* Reads all of PATH (a regular file, no link followed, at most MAX bytes) into a
- * NUL-terminated buffer to be freed with mz_free_string. */
-static int slurp(const char *path, long max, char **text, mz_err *e)
+ * NUL-terminated buffer of *SIZE bytes, to be freed with wipe_free. */
+static int slurp(const char *path, long max, char **text, size_t *size, mz_err *e)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     struct stat st;
@@ -36,15 +46,17 @@ static int slurp(const char *path, long max, char **text, mz_err *e)
         got += (size_t)n;
     close(fd);
     if (buf == NULL || n < 0) {
-        mz_free_string(buf);
-        return mz_fail(e, MZ_ERR_INPUT, _("%s: cannot read: %s"), path, strerror(errno));
+        int err = errno;
+        wipe_free(buf, got);
+        return mz_fail(e, MZ_ERR_INPUT, _("%s: cannot read: %s"), path, strerror(err));
     }
     buf[got] = '\0';
     if (memchr(buf, '\0', got) != NULL) {
-        mz_free_string(buf);
+        wipe_free(buf, got);
         return mz_fail(e, MZ_ERR_INPUT, _("%s: contains a NUL byte"), path);
     }
     *text = buf;
+    *size = got + 1;
     return MZ_OK;
 }
 
@@ -120,7 +132,8 @@ int oath_users_read(const char *path, struct oath_users *u, mz_err *e)
     char *text = NULL;
     memset(u, 0, sizeof(*u));
     u->path = path;
-    int rc = slurp(path, USERSFILE_MAX, &text, e);
+    size_t size = 0;
+    int rc = slurp(path, USERSFILE_MAX, &text, &size, e);
     size_t cap = 0;
     unsigned long lineno = 0;
     char *next = NULL;
@@ -160,7 +173,7 @@ int oath_users_read(const char *path, struct oath_users *u, mz_err *e)
         snprintf(o->login, sizeof(o->login), "%s", fields[1]);
         u->n++;
     }
-    mz_free_string(text);
+    wipe_free(text, size);
     if (rc != MZ_OK)
         oath_users_free(u);
     else if (u->n > 0) /* qsort's array must not be NULL, even for no elements */
@@ -191,7 +204,8 @@ int google_authenticator_read(const char *path, unsigned period, uint8_t *secret
     bool totp = false;
     unsigned long step = 30;
     *scratch = 0;
-    int rc = slurp(path, GA_FILE_MAX, &text, e);
+    size_t size = 0;
+    int rc = slurp(path, GA_FILE_MAX, &text, &size, e);
     char *save = NULL;
     char *line = rc == MZ_OK ? strtok_r(text, "\r\n", &save) : NULL;
     if (rc == MZ_OK && (line == NULL || !mz_base32_decode(line, secret, MZ_SECRET_MAX, len) ||
@@ -214,7 +228,7 @@ int google_authenticator_read(const char *path, unsigned period, uint8_t *secret
         rc = mz_fail(e, MZ_ERR_INPUT,
                      _("%s: codes every %lu s, but totp_period is %u; enrol the user anew"), path,
                      step, period);
-    mz_free_string(text);
+    wipe_free(text, size);
     if (rc != MZ_OK)
         sodium_memzero(secret, MZ_SECRET_MAX);
     return rc;

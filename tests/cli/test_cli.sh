@@ -56,6 +56,12 @@ check "store is in WAL mode" [ "$(sqlite3 "$db" 'PRAGMA journal_mode')" = wal ]
 key_before=$(sha256sum <"$work/mnzone.key")
 expect_exit "init again" 0 --config "$conf" init
 check "init again keeps the key" [ "$(sha256sum <"$work/mnzone.key")" = "$key_before" ]
+# a store whose key file is lost: init makes no new key (it could not read the store)
+mv "$work/mnzone.key" "$work/mnzone.key.saved"
+expect_exit "init: store there, key file lost" 4 --config "$conf" init
+check "init: store there, key file lost: no key made" [ ! -e "$work/mnzone.key" ]
+grep -q "put the key file back" "$work/err" && ok "init: says to put the key back" || not_ok "init: says to put the key back"
+mv "$work/mnzone.key.saved" "$work/mnzone.key"
 
 # --- add: input rules (exit 2, field named)
 expect_exit "add: bad login" 2 --config "$conf" add 'a/b' --staff-id 1 --name X --no-verify
