@@ -71,10 +71,29 @@ int enroll_fill_staff(struct enroll *en, const char *command, const struct staff
     return EXIT_DONE;
 }
 
+/* A spreadsheet takes a cell that begins with = + - @, a tab or a CR for a formula. Such
+ * text reaches the CSV from outside (the name typed at a login prompt is audited, and
+ * reported): it gets a ' in front, as spreadsheets expect. Numbers (-5) stay numbers. */
+static bool formula_like(const char *s)
+{
+    if (s[0] == '\0' || strchr("=+-@\t\r", s[0]) == NULL)
+        return false;
+    const char *p = s + (s[0] == '-');
+    if (*p == '\0')
+        return true;
+    for (; *p != '\0'; p++)
+        if ((*p < '0' || *p > '9') && *p != '.')
+            return true;
+    return false;
+}
+
 void enroll_csv_field(const char *s, bool last)
 {
-    if (strpbrk(s, ",\"\r\n") != NULL) {
+    bool formula = formula_like(s);
+    if (formula || strpbrk(s, ",\"\r\n") != NULL) {
         putchar('"');
+        if (formula)
+            putchar('\'');
         for (const char *p = s; *p != '\0'; p++) {
             if (*p == '"')
                 putchar('"');

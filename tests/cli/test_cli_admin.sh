@@ -415,6 +415,8 @@ is "reset twice: two revoked, one active" \
 expect_exit "add a name with a comma, quotes and Japanese" 0 --config "$conf" add shichiro \
     --staff-id 2009 --name '鈴木, "七郎"' --dept '総務課' --employment contractor \
     --valid-until 2027-03-31 --no-verify
+expect_exit "add a name and a department a spreadsheet would take for formulas" 0 --config "$conf" \
+    add kyuro --staff-id 2011 --name '=HYPERLINK("x")' --dept '@SUM(1)' --no-verify
 expect_exit "list" 0 --config "$conf" list
 staff_count=$(sq "SELECT count(*) FROM staff")
 is "list: one line per staff member" "$(wc -l <"$work/out")" "$staff_count"
@@ -441,6 +443,8 @@ is "list --csv: header" "$(head -1 "$work/out")" $'user,staff_id,name,department
 is "list --csv: RFC 4180 quoting of the name" "$(grep '^shichiro,' "$work/out")" \
     $'shichiro,2009,"鈴木, ""七郎""",総務課,contractor,2027-03-31,active\r'
 is "list --csv: plain fields unquoted" "$(grep '^taro,' "$work/out")" $'taro,2001,山田 太郎,,regular,,active\r'
+is "list --csv: text that looks like a formula gets a ' in front" "$(grep '^kyuro,' "$work/out")" \
+    $'kyuro,2011,"\'=HYPERLINK(""x"")","\'@SUM(1)",regular,,active\r'
 is "list --csv: every line ends in CRLF" "$(grep -c $'\r$' "$work/out")" $((staff_count + 1))
 expect_exit "list: bad --status" 2 --config "$conf" list --status gone
 expect_exit "list: --json and --csv" 2 --config "$conf" list --json --csv
