@@ -416,8 +416,9 @@ struct pam_file {
     ino_t ino;
     struct pam_line *lines;
     size_t n_lines;
-    bool included;   /* named by an include in a file of the folder: a fragment */
-    bool check_mode; /* part of a stack that uses the module */
+    bool included;     /* named by an include in a file of the folder: a fragment */
+    bool check_mode;   /* part of a stack that uses the module */
+    unsigned gap_line; /* the first blank or comment line inside a continued line, or 0 */
 };
 
 /* Keeps TEXT as the logical line starting at line START, or frees it when it is blank. */
@@ -433,9 +434,11 @@ static void keep_line(struct pam_file *pf, unsigned start, char *text)
     pf->n_lines++;
 }
 
-/* Joins continued lines and drops comments the way _pam_line_assemble does: a line
- * ending in a backslash goes on (the backslash becomes a blank) unless it holds a '#',
- * and everything from the first '#' is a comment. */
+/* Joins continued lines and drops comments the way Debian 12's libpam (1.5.2,
+ * _pam_assemble_line) does: a line ending in a backslash goes on (the backslash becomes a
+ * blank) unless it holds a '#', everything from the first '#' is a comment, and a blank
+ * or comment-only line is skipped, also inside a continued line (libpam 1.6 ends the
+ * line there instead: PF->gap_line notes the first such line, a finding). */
 static void assemble_lines(struct pam_file *pf, const char *text)
 {
     char *buf = NULL;
@@ -452,6 +455,13 @@ static void assemble_lines(struct pam_file *pf, const char *text)
         if (buf == NULL)
             start = lineno + 1;
         lineno++;
+        const char *first = chunk + strspn(chunk, " \t\n");
+        if (buf != NULL && (*first == '\0' || *first == '#')) {
+            if (pf->gap_line == 0)
+                pf->gap_line = lineno;
+            free(chunk);
+            continue;
+        }
 
         char *q = chunk + n;
         bool cont = false;
@@ -758,7 +768,7 @@ static void walk_file(struct walk *w, const struct pam_file *pf, bool typed, int
         bool bracket;
         const char *fix = NULL;
         char *tok = next_token(&cursor, NULL);
-        if (strcmp(tok, "@include") == 0) { /* Debian: every line of the file, in place */
+        if (strcasecmp(tok, "@include") == 0) { /* Debian: every line of the file, in place */
             char *target = next_token(&cursor, NULL);
             char *problem =
                 walk_include(w, target, typed, include_level + 1, level, here_top, &fix);
@@ -805,9 +815,11 @@ static void walk_file(struct walk *w, const struct pam_file *pf, bool typed, int
                 problem = xstrdup(_("no control given"));
         } else {
             control = bracket ? xprintf("[%s]", ctl) : xstrdup(ctl);
-            include = !bracket && strcasecmp(ctl, "include") == 0;
-            substack = !bracket && strcasecmp(ctl, "substack") == 0;
-            if (!include && !substack && (bracket || !keyword_control(actions, ctl))) {
+            /* the tokenizer strips the brackets before the keywords are compared, so
+             * [sufficient] is sufficient and [include] F an include */
+            include = strcasecmp(ctl, "include") == 0;
+            substack = strcasecmp(ctl, "substack") == 0;
+            if (!include && !substack && !keyword_control(actions, ctl)) {
                 if (!parse_control(actions, ctl) && problem == NULL)
                     problem = xprintf(_("cannot read the control \"%s\""), control);
                 set_default_action(actions, ACT_BAD);
@@ -1035,6 +1047,17 @@ static void check_stack(struct check *ck, const struct stack *st, enum pam_type 
                       xstrdup(_("make it \"required\", or put pam_mnzone.so before it")));
             continue;
         }
+        /* new_authtok_reqd=done (Debian's common-account): an expired password ends the
+         * stack there, and login, sshd and the display managers let the user in after
+         * the change of password */
+        if (h->actions[RET_NEW_AUTHTOK_REQD] == ACT_DONE && last <= done_region_end(st, i)) {
+            add_owned(ck, h->file, h->line, SEV_ERROR,
+                      xprintf(_("\"%s\" ends the %s stack for an expired password before "
+                                "pam_mnzone.so (%s:%u)"),
+                              h->control, type_names[type], m->file, m->line),
+                      why_skip(type), xstrdup(_("put pam_mnzone.so before it")));
+            continue;
+        }
         for (int r = 0; r < PAM_NRET; r++) {
             size_t end;
             if (h->actions[r] > 0 && jump_end(st, i, h->actions[r], &end) && last <= end) {
@@ -1131,13 +1154,12 @@ static void mark_included(struct check *ck, const struct pam_file *pf)
     for (size_t i = 0; i < pf->n_lines; i++) {
         char *copy = xstrdup(pf->lines[i].text);
         char *cursor = copy, *target = NULL;
-        bool bracket;
         char *tok = next_token(&cursor, NULL);
-        if (strcmp(tok, "@include") == 0) {
+        if (strcasecmp(tok, "@include") == 0) {
             target = next_token(&cursor, NULL);
         } else {
-            char *ctl = next_token(&cursor, &bracket);
-            if (ctl != NULL && !bracket &&
+            char *ctl = next_token(&cursor, NULL);
+            if (ctl != NULL &&
                 (strcasecmp(ctl, "include") == 0 || strcasecmp(ctl, "substack") == 0))
                 target = next_token(&cursor, NULL);
         }
@@ -1180,6 +1202,21 @@ static void check_pam_modes(struct check *ck)
     }
 }
 
+/* A continued line that goes on over a blank or comment line, in a file of a stack that
+ * uses the module: the PAM versions read it differently. */
+static void check_pam_continuations(struct check *ck)
+{
+    for (size_t i = 0; i < ck->n_files; i++) {
+        const struct pam_file *pf = ck->files[i];
+        if (pf->check_mode && pf->gap_line != 0)
+            add(ck, pf->path, pf->gap_line, SEV_ERROR,
+                _("a line continued with a backslash goes on over a blank or comment line"),
+                _("Debian 12's PAM joins the next line to it (a module named there becomes an "
+                  "argument of the line before), newer PAM versions do not"),
+                _("remove the backslash, or the blank or comment line after it"));
+    }
+}
+
 /* Returns EXIT_DONE, or EXIT_SYSTEM when the folder or one of its files cannot be read. */
 static int check_pam(struct check *ck)
 {
@@ -1218,6 +1255,7 @@ static int check_pam(struct check *ck)
               "pam_mnzone(8))"));
     if (status == EXIT_DONE)
         check_pam_modes(ck);
+    check_pam_continuations(ck);
     for (int i = 0; i < n; i++)
         free(names[i]);
     free(names);

@@ -93,7 +93,7 @@ grep_out "Debian: login, sshd and sudo use the module" "(PAM stacks that use pam
 
 d=$(copy pam-auth-update)
 run --pam-dir "$d" --sshd-config "$good_sshd"
-expect "pam-auth-update profile: the module in common-auth and common-account" 0
+expect "pam-auth-update profile: the module in common-auth, the account line in the service" 0
 
 run --pam-dir "$d" --sshd-config "$good_sshd" --json
 is "no findings: --json prints an empty array" "$(jq -c . "$work/out")" "[]"
@@ -150,6 +150,23 @@ d=$(copy continuation)
 run --pam-dir "$d" --sshd-config "$good_sshd"
 expect "a line continued with backslashes is reported where it starts" 1 \
     "$d/login:2=\"sufficient\" ends the auth stack on success before pam_mnzone.so ($d/login:5)"
+
+d=$(copy continuation-gap)
+run --pam-dir "$d" --sshd-config "$good_sshd"
+expect "a line continued over a comment line (Debian 12 joins the next line)" 1 \
+    "$d/login:4=a line continued with a backslash goes on over a blank or comment line"
+
+d=$(copy bracket-keywords)
+run --pam-dir "$d" --sshd-config "$good_sshd"
+expect "keywords in brackets, [include], @INCLUDE in capitals: read as PAM reads them" 1 \
+    "$d/login:2=\"[sufficient]\" ends the auth stack on success before pam_mnzone.so ($d/login:3)" \
+    "$d/su-extra:1=\"sufficient\" ends the auth stack on success before pam_mnzone.so ($d/su:3)" \
+    "$d/sudo-extra:1=\"sufficient\" ends the auth stack on success before pam_mnzone.so ($d/sudo:3)"
+
+d=$(copy after-common-account)
+run --pam-dir "$d" --sshd-config "$good_sshd"
+expect "the account line after Debian's common-account (new_authtok_reqd=done)" 1 \
+    "$d/common-account:5=ends the account stack for an expired password before pam_mnzone.so ($d/login:6)"
 
 d=$(copy include-chain)
 run --pam-dir "$d" --sshd-config "$good_sshd"
