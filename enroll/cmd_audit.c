@@ -483,8 +483,10 @@ static void print_verdict_json(const struct audit_opts *o, const struct verdict 
     json_object *j = json_object_new_object();
     json_object_object_add(j, "events", json_object_new_int64(v->events));
     json_object_object_add(j, "intact", json_object_new_boolean(v->problem == PROBLEM_NONE));
-    bool named = v->problem != PROBLEM_NONE && v->problem != PROBLEM_HEAD_DIFFERS;
-    json_object_object_add(j, "first_bad_seq", named ? json_object_new_int64(v->bad_seq) : NULL);
+    /* the event the text names: for a rewritten head, the one noted earlier */
+    int64_t bad = v->problem == PROBLEM_HEAD_DIFFERS ? (int64_t)o->head_seq : v->bad_seq;
+    json_object_object_add(j, "first_bad_seq",
+                           v->problem != PROBLEM_NONE ? json_object_new_int64(bad) : NULL);
     json_object_object_add(j, "head", v->have_head ? json_object_new_string(v->head) : NULL);
     json_object_object_add(
         j, "problem",

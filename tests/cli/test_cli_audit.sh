@@ -343,7 +343,7 @@ expect_exit "new event at 7: the chain is intact" 0 --config "$conf" audit verif
 expect_exit "new event at 7: --expect-head of the old 7" 1 --config "$conf" audit verify --expect-head "$head_now"
 grep_out "new event at 7: says the log was rewritten" "^Audit log rewritten: event 7 is not the one noted earlier"
 expect_exit "new event at 7 --json" 1 --config "$conf" audit verify --expect-head "$head_now" --json
-is "new event at 7 --json" "$(jq -c '[.intact, .first_bad_seq, .problem]' "$work/out")" '[false,null,"head_differs"]'
+is "new event at 7 --json" "$(jq -c '[.intact, .first_bad_seq, .problem]' "$work/out")" '[false,7,"head_differs"]'
 
 # Another key: every hash differs from the first event on.
 restore
