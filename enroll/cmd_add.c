@@ -312,7 +312,9 @@ static int parse_add(struct enroll *en, int argc, char **argv, struct add_opts *
                 return status;
             break;
         case OPT_PROGRAM: o->program = true; break;
-        default: return enroll_usage("add", _("unknown or incomplete option %s"), argv[optind - 1]);
+        default:
+            return enroll_usage("add", _("unknown or incomplete option %s"),
+                                enroll_option_name(argv[optind - 1]));
         }
     }
     const char *login = operand_user("add", argc, argv, &status);
@@ -432,7 +434,8 @@ int cmd_reset(struct enroll *en, int argc, char **argv)
         if (c == OPT_PROGRAM)
             program = true;
         if (c != OPT_METHOD && c != OPT_PROGRAM && !secret_option(c, &o))
-            return enroll_usage("reset", _("unknown or incomplete option %s"), argv[optind - 1]);
+            return enroll_usage("reset", _("unknown or incomplete option %s"),
+                                enroll_option_name(argv[optind - 1]));
     }
     const char *login = operand_user("reset", argc, argv, &status);
     if (login == NULL)

@@ -155,7 +155,8 @@ static int parse_import(struct enroll *en, int argc, char **argv, struct import 
                                     _("--employment: expected regular, fiscal-year or contractor"));
             break;
         default:
-            return enroll_usage("import", _("unknown or incomplete option %s"), argv[optind - 1]);
+            return enroll_usage("import", _("unknown or incomplete option %s"),
+                                enroll_option_name(argv[optind - 1]));
         }
     }
     if (optind != argc)

@@ -62,6 +62,9 @@ int enroll_fill_staff(struct enroll *en, const char *command, const struct staff
                       struct mz_staff *staff);
 /* Prints one CSV field, quoted as RFC 4180 asks when needed; LAST ends the row (CRLF). */
 void enroll_csv_field(const char *s, bool last);
+/* ARG as typed, up to its '=': what a usage error shows of an option (a mistyped
+ * --secret=... must not put the secret on the terminal). */
+const char *enroll_option_name(const char *arg);
 /* Reads one line with echo off when stdin is a terminal (after PROMPT), else plainly. */
 bool enroll_read_hidden(const char *prompt, char *buf, size_t len);
 /* Prints J (pretty) and frees it; SECRET: zero every string in it and json-c's text

@@ -87,6 +87,13 @@ static bool formula_like(const char *s)
     return false;
 }
 
+const char *enroll_option_name(const char *arg)
+{
+    static char shown[64];
+    snprintf(shown, sizeof(shown), "%.*s", (int)strcspn(arg, "="), arg);
+    return shown;
+}
+
 void enroll_csv_field(const char *s, bool last)
 {
     bool formula = formula_like(s);

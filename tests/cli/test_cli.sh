@@ -74,6 +74,8 @@ expect_exit "add: impossible date" 2 --config "$conf" add taro --staff-id 1001 -
 expect_exit "add: bad employment" 2 --config "$conf" add taro --staff-id 1001 --name X --employment boss --no-verify
 expect_exit "add: bad secret" 2 --config "$conf" add taro --staff-id 1001 --name X --secret 'NOT*BASE32' --no-verify
 expect_exit "add: short secret" 2 --config "$conf" add taro --staff-id 1001 --name X --secret JBSWY3DP --no-verify
+expect_exit "add: a mistyped --secret=" 2 --config "$conf" add taro --staff-id 1001 --name X --secrte=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP --no-verify
+grep -q JBSWY3DP "$work/err" && not_ok "add: a mistyped --secret= shows the secret" || ok "add: a mistyped --secret= does not show the secret"
 expect_exit "add: --code with --no-verify" 2 --config "$conf" add taro --staff-id 1001 --name X --code 123456 --no-verify
 expect_exit "add: no terminal and no --code" 2 --config "$conf" add taro --staff-id 1001 --name X
 # No emulated key here (test_cli_yubikey.sh has one and checks the message): the real
