@@ -34,15 +34,24 @@ static void row_error(struct csv_import *im, int rc, const char *field, const ch
 static void on_field(void *data, size_t len, void *arg)
 {
     struct csv_import *im = arg;
-    if (im->nfields >= COLUMNS_MAX || len > FIELD_MAX) {
+    if (im->nfields == 0) /* libcsv passes blank lines by: the record starts here */
+        im->line = im->next_line;
+    if (im->nfields >= COLUMNS_MAX) {
         im->overflow = true;
+        im->nfields++;
+        return;
+    }
+    bool nul = data != NULL && memchr(data, '\0', len) != NULL;
+    if ((len > FIELD_MAX || nul) && im->bad_field < 0) {
+        im->bad_field = im->nfields;
+        im->bad_nul = nul;
+    }
+    if (len > FIELD_MAX) {
         im->nfields++;
         return;
     }
     memcpy(im->fields[im->nfields], data != NULL ? data : "", data != NULL ? len : 0);
     im->fields[im->nfields][data != NULL ? len : 0] = '\0';
-    if (data != NULL && memchr(data, '\0', len) != NULL)
-        im->overflow = true;
     im->nfields++;
 }
 
@@ -101,6 +110,11 @@ static bool parse_row(struct csv_import *im, struct mz_staff *s, uint8_t *secret
     memset(s, 0, sizeof(*s));
     if (im->overflow || im->nfields < COLUMNS_MIN || im->nfields > COLUMNS_MAX) {
         row_error(im, MZ_ERR_INPUT, NULL, _("expected 6 or 7 fields"));
+        return false;
+    }
+    if (im->bad_field >= 0) {
+        row_error(im, MZ_ERR_INPUT, column_names[im->bad_field],
+                  im->bad_nul ? _("holds a NUL byte") : _("longer than 1024 bytes"));
         return false;
     }
     if (!mz_valid_login(f[0]))
@@ -179,6 +193,7 @@ static void on_row(int terminator, void *arg)
     sodium_memzero(im->fields, sizeof(im->fields));
     im->nfields = 0;
     im->overflow = false;
+    im->bad_field = -1;
     im->line = im->next_line + (terminator == -1 ? 0 : 1);
 }
 
@@ -191,6 +206,7 @@ int csv_import_parse(struct csv_import *im, FILE *f)
     im->rows = 0;
     im->nfields = 0;
     im->overflow = false;
+    im->bad_field = -1;
     if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0) {
         row_error(im, MZ_ERR_NOMEM, NULL, _("out of memory"));
         return im->rc;

@@ -38,7 +38,9 @@ struct csv_import {
     unsigned long next_line;
     char fields[CSV_IMPORT_COLUMNS_MAX][CSV_IMPORT_FIELD_MAX + 1];
     int nfields;
-    bool overflow;
+    bool overflow; /* more fields than columns */
+    int bad_field; /* the first field too long or holding a NUL, or -1 */
+    bool bad_nul;  /* that field holds a NUL (else it is too long) */
 };
 
 /* Reads F (the whole file) through libcsv and hands each valid row to IM->row. Stops at

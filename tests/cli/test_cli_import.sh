@@ -64,6 +64,9 @@ bad "bad secret" 2 secret "$header,secret" 'a1,3001,A,,,,NOT-BASE32!'
 bad "short secret" 2 secret "$header,secret" 'a1,3001,A,,,,JBSWY3DP'
 bad "a quoted newline in a name: refused at the record's first line" 3 name "$header" 'a1,3001,A,,,' 'a2,3002,"B' 'C",,,' 'a4,3004,D,,,'
 bad "duplicate login in the file" 3 "" "$header" 'a1,3001,A,,,' 'a1,3002,B,,,'
+bad "a bad row after blank lines: its own line" 5 employment "$header" 'a1,3001,A,,,' '' '' 'a2,3002,B,,boss,'
+bad "a field of 1025 bytes: the field named" 2 "name: longer than 1024 bytes" "$header" \
+    "a1,3001,$(printf 'x%.0s' $(seq 1025)),,,"
 bad "login already in the store" 2 "" "$header" 'sato,3001,A,,,'
 printf '%s\r%s\r%s\r' "$header" 'c1,3101,C1,,,' 'c2,3102,C2,,boss,' >"$work/cr.csv"
 cli import --csv "$work/cr.csv" --qr-dir "$work/qr-cr"
