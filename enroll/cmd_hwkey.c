@@ -8,6 +8,7 @@
 #include "enroll.h"
 #include "mz_hwkey.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,17 +58,59 @@ static int check_user(struct enroll *en, const char *login, const struct key_req
     return EXIT_DONE;
 }
 
-/* Reads (and with R->program, programs) the plugged-in key into CRED. */
-static int read_key(struct enroll *en, const struct key_request *r, struct mz_hw_cred *cred)
+/* EXIT_DONE when no one but LOGIN has SERIAL as an active key; else says whose it is
+ * (one key for two staff members would log in as either, and --program would have
+ * rewritten the other one's key). */
+static int key_free(struct enroll *en, const char *login, uint32_t serial, const char *command)
+{
+    sqlite3 *db = mz_store_db(en->st);
+    sqlite3_stmt *q = NULL;
+    char owner[64] = "";
+    int step = SQLITE_ERROR;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT login FROM credentials WHERE method = 'yubikey' AND status ="
+                           " 'active' AND hw_serial = ?1 AND login <> ?2 LIMIT 1",
+                           -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, serial);
+        sqlite3_bind_text(q, 2, login, -1, SQLITE_STATIC);
+        step = sqlite3_step(q);
+        if (step == SQLITE_ROW)
+            snprintf(owner, sizeof(owner), "%s", (const char *)sqlite3_column_text(q, 0));
+    }
+    sqlite3_finalize(q);
+    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        fprintf(stderr, "mnzone-enroll: %s: %s\n", en->cfg.store, sqlite3_errmsg(db));
+        return EXIT_SYSTEM;
+    }
+    if (step == SQLITE_ROW)
+        return enroll_usage(command,
+                            _("this YubiKey (serial %u) is %s's: one key serves one staff member; "
+                              "revoke it there first"),
+                            (unsigned)serial, owner);
+    return EXIT_DONE;
+}
+
+/* Reads (and with R->program, programs) the plugged-in key into CRED, once it is known
+ * to be no one else's. */
+static int read_key(struct enroll *en, const char *login, const struct key_request *r,
+                    struct mz_hw_cred *cred)
 {
     const struct mz_hwkey_ops *ops = mz_ykpers_ops();
     struct mz_hw_device *dev = NULL;
     struct mz_hw_prompt prompt = {touch_prompt, NULL};
     mz_err e;
+    uint32_t serial = 0;
     int hrc = ops->open(&dev, &e);
     if (hrc == MZ_HW_OK) {
-        hrc = mz_hw_enrol(ops, dev, &en->keys, en->cfg.hwkey_slot, r->program, en->cfg.hwkey_touch,
-                          &prompt, cred, &e);
+        hrc = ops->serial(dev, &serial, &e);
+        int status = hrc == MZ_HW_OK ? key_free(en, login, serial, r->command) : EXIT_DONE;
+        if (status != EXIT_DONE) {
+            ops->close(dev);
+            return status;
+        }
+        if (hrc == MZ_HW_OK)
+            hrc = mz_hw_enrol(ops, dev, &en->keys, en->cfg.hwkey_slot, r->program,
+                              en->cfg.hwkey_touch, &prompt, cred, &e);
         ops->close(dev);
     }
     switch (hrc) {
@@ -149,10 +192,13 @@ int enroll_key(struct enroll *en, const char *login, const struct key_request *r
     if (status == EXIT_DONE)
         status = check_user(en, login, r, &reenrol);
     if (status == EXIT_DONE)
-        status = read_key(en, r, &cred);
+        status = read_key(en, login, r, &cred);
     if (status == EXIT_DONE) {
         int rc = mz_store_begin(en->st, &e);
-        if (rc == MZ_OK)
+        /* again under the write lock: another enrolment may have taken the key meanwhile */
+        if (rc == MZ_OK && (status = key_free(en, login, cred.serial, r->command)) != EXIT_DONE)
+            mz_store_rollback(en->st);
+        else if (rc == MZ_OK)
             rc = enroll_commit(en, store_key(en, login, r, reenrol, &cred, codes, &ncodes, &e), &e);
         if (rc != MZ_OK)
             status = enroll_fail(rc, &e);

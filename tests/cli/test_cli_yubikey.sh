@@ -128,6 +128,11 @@ is "show --json: serial and slot" "$(jq -r '.credentials[0] | "\(.method) \(.ser
 yk_exit "a second key for kate is refused" 2 --config "$conf" add kate --method yubikey --program
 grep_in "second key: says to use reset" "reset USER --method yubikey" "$work/err"
 is "second key: the slot was not touched" "$(key_get slot2)" "$secret"
+yk_exit "kate's key for another staff member is refused" 2 --config "$conf" add bob --staff-id B-1 \
+    --name 'Key Bob' --method yubikey --program
+grep_in "kate's key for bob: says whose it is" "this YubiKey (serial 4711001) is kate's" "$work/err"
+is "kate's key for bob: the slot was not touched" "$(key_get slot2)" "$secret"
+is "kate's key for bob: bob not stored" "$(sq "SELECT count(*) FROM staff WHERE login = 'bob'")" 0
 
 # ---- a key for a staff member enrolled with TOTP; the slot as it is (no --program)
 
