@@ -98,8 +98,19 @@ static int make_secret(const char *command, const struct secret_opts *o, struct 
     n->step = -1;
     n->len = MZ_SECRET_BYTES;
     if (o->secret_b32 != NULL) {
-        if (!mz_base32_decode(o->secret_b32, n->secret, sizeof(n->secret), &n->len) ||
-            n->len < MZ_SECRET_MIN)
+        /* "-": from standard input (hidden on a terminal), so that the secret is not in
+         * the command line, which other users can read (ps) and the shell keeps */
+        char typed[256] = "";
+        const char *b32 = o->secret_b32;
+        if (strcmp(b32, "-") == 0) {
+            if (!enroll_read_hidden(_("TOTP secret (base32): "), typed, sizeof(typed)))
+                return enroll_usage(command, "%s", _("--secret -: no secret on standard input"));
+            b32 = typed;
+        }
+        bool ok =
+            mz_base32_decode(b32, n->secret, sizeof(n->secret), &n->len) && n->len >= MZ_SECRET_MIN;
+        mz_zero_array(typed);
+        if (!ok)
             return enroll_usage(command, "%s",
                                 _("--secret: give base32 of at least 80 bits (16 characters)"));
         return EXIT_DONE;

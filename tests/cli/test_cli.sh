@@ -89,6 +89,18 @@ expect_exit "add: wrong --code" 1 --config "$conf" add taro --staff-id 1001 --na
 check "wrong code: no QR file left behind" [ ! -e "$work/wrong.png" ]
 expect_exit "wrong code: taro not enrolled" 3 --config "$conf" show taro
 
+# --- add --secret -: the secret from standard input, not the command line
+S_SAB=KRUGKIDROVUWG2ZAMJZG653OEBTG66BA
+printf '%s\n' "$S_SAB" | "$tool" --config "$conf" add saburo --staff-id 1013 --name '三郎' \
+    --secret - --code "$(code $S_SAB)" >"$work/out" 2>"$work/err"
+check "add --secret -: the secret read from standard input (exit $?)" [ $? -eq 0 ]
+expect_exit "add --secret -: the stored secret is that one (verify, next step)" 0 --config "$conf" \
+    verify saburo "$("$OATHTOOL" --totp -b $S_SAB -N 'now + 30 seconds')"
+"$tool" --config "$conf" add shiro --staff-id 1014 --name '四郎' --secret - --no-verify \
+    </dev/null >"$work/out" 2>"$work/err"
+check "add --secret - with nothing on standard input: exit 2" [ $? -eq 2 ]
+grep -q "no secret on standard input" "$work/err" && ok "--secret -: says so" || not_ok "--secret -: $(cat "$work/err")"
+
 # --- add: right code from oathtool, with the QR code in PNG and SVG
 expect_exit "add with the right --code" 0 --config "$conf" add taro --staff-id 1001 --name '山田 太郎' \
     --dept '保険年金課' --employment fiscal-year --valid-until fiscal-year-end --secret $secret \
