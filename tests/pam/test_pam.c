@@ -2449,12 +2449,14 @@ static int run_tool(const struct fx *f, const char *args)
     return WEXITSTATUS(status);
 }
 
-/* Enrols LOGIN with a fresh emulated key (serial 4711001), programmed by the tool:
+/* Enrols LOGIN with a fresh emulated key of SERIAL, programmed by the tool:
  * `add LOGIN [STAFF] --method yubikey --program`. */
-static void enrol_key(const struct fx *f, const char *login, const char *staff)
+static void enrol_key_serial(const struct fx *f, const char *login, const char *staff,
+                             unsigned serial)
 {
-    char args[256];
-    key_state(f, "present=1\nserial=4711001\n");
+    char args[256], state[64];
+    snprintf(state, sizeof(state), "present=1\nserial=%u\n", serial);
+    key_state(f, state);
     snprintf(args, sizeof(args), "add %s %s --method yubikey --program", login, staff);
     int status = run_tool(f, args);
     if (status != 0) {
@@ -2463,6 +2465,12 @@ static void enrol_key(const struct fx *f, const char *login, const char *staff)
         assert_int_equal(system(out), 0);
     }
     assert_int_equal(status, 0);
+}
+
+/* The same with serial 4711001. */
+static void enrol_key(const struct fx *f, const char *login, const char *staff)
+{
+    enrol_key_serial(f, login, staff, 4711001);
 }
 
 #define HEX_CHALLENGE 256
@@ -2586,8 +2594,9 @@ static void test_key_removed(void **state)
     assert_string_equal(r.err[0], "Insert your YubiKey, then log in again.");
     expect_uncounted_failure(f, "kate", &before, "no YubiKey plugged in");
 
-    /* alice has TOTP and a key: without the key she is asked for a code, silently */
-    enrol_key(f, "alice", "");
+    /* alice has TOTP and a key (her own: a key serves one staff member): without the key
+     * she is asked for a code, silently */
+    enrol_key_serial(f, "alice", "", 4711002);
     key_set(f, "present", "0");
     code_at("alice", fresh_now(), code);
     run_auth(f, "alice", code, &r);
