@@ -52,10 +52,24 @@ static int set_uint(unsigned *dst, const char *key, const char *value, unsigned 
     return MZ_OK;
 }
 
+/* True when PATH has a "." or ".." component: "dir/." would pass the check that the
+ * folder is not a link (lstat of "dir/." follows "dir"). */
+static bool has_dot_component(const char *path)
+{
+    for (const char *p = path; *p != '\0'; p++) {
+        if (*p != '/' || p[1] != '.')
+            continue;
+        size_t n = p[2] == '.' ? 3 : 2;
+        if (p[n] == '/' || p[n] == '\0')
+            return true;
+    }
+    return false;
+}
+
 static int set_path(char *dst, size_t len, const char *key, const char *value, mz_err *e)
 {
-    if (value[0] != '/' || strlen(value) >= len)
-        return bad_value(e, key, value, _("an absolute path"));
+    if (value[0] != '/' || strlen(value) >= len || has_dot_component(value))
+        return bad_value(e, key, value, _("an absolute path without . or .."));
     snprintf(dst, len, "%s", value);
     return MZ_OK;
 }
@@ -68,25 +82,36 @@ static int set_group(char *dst, size_t len, const char *key, const char *value, 
         return bad_value(e, key, value, _("a group name"));
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)value[i];
-        if (!(isalnum(c) || c == '_' || c == '-' || c == '.') || (i == 0 && c == '-'))
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!(alnum || c == '_' || c == '-' || c == '.') || (i == 0 && c == '-'))
             return bad_value(e, key, value, _("a group name"));
     }
     memcpy(dst, value, n + 1);
     return MZ_OK;
 }
 
-/* UTF-8 text without control characters or ':' (the label separator in otpauth URIs). */
+/* UTF-8 text without control characters or ':' (the label separator in otpauth URIs):
+ * no C0, DEL or C1 controls, and none of the invisible marks and direction overrides
+ * (U+200B..U+200F, U+202A..U+202E, U+2066..U+2069) that would change how an
+ * authenticator app shows the name. */
 static bool valid_issuer(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0)
+    if (n == 0 || !mz_valid_utf8(s))
         return false;
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f || c == ':')
+        const unsigned char *u = (const unsigned char *)s + i;
+        if (u[0] < 0x20 || u[0] == 0x7f || u[0] == ':')
+            return false;
+        if (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f) /* U+0080..U+009F */
+            return false;
+        if (u[0] == 0xe2 && u[1] == 0x80 &&
+            ((u[2] >= 0x8b && u[2] <= 0x8f) || (u[2] >= 0xaa && u[2] <= 0xae)))
+            return false;
+        if (u[0] == 0xe2 && u[1] == 0x81 && u[2] >= 0xa6 && u[2] <= 0xa9)
             return false;
     }
-    return mz_valid_utf8(s);
+    return true;
 }
 
 static int set_choice(int *dst, const char *key, const char *value, const char *const *names,
@@ -209,6 +234,12 @@ int mz_config_parse(struct mz_config *cfg, const char *text, size_t len, const c
     char *line = copy;
     if (memchr(text, '\0', len) != NULL) {
         rc = mz_fail(e, MZ_ERR_CONFIG, _("%s: contains a NUL byte"), source);
+        line = NULL;
+    } else if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+        /* invisible in an editor and in the message "unknown key": say it */
+        rc = mz_fail(e, MZ_ERR_CONFIG,
+                     _("%s:1: begins with a byte order mark (BOM): save it as UTF-8 without BOM"),
+                     source);
         line = NULL;
     }
     while (rc == MZ_OK && line != NULL) {

@@ -79,8 +79,22 @@ int mz_key_file_create(const char *path, mz_err *e)
     mz_zero_array(master);
     if (close(fd) != 0 && rc == MZ_OK)
         rc = mz_fail(e, MZ_ERR_PERM, _("%s: cannot write: %s"), path, strerror(errno));
-    if (rc != MZ_OK)
+    if (rc != MZ_OK) {
         unlink(path);
+        return rc;
+    }
+    /* the folder's entry too: a store that outlives a crash must find its key */
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL) {
+        slash[slash == dir ? 1 : 0] = '\0';
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+    }
     return rc;
 }
 

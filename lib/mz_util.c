@@ -162,8 +162,9 @@ void mz_local_date(int64_t now, char *buf, size_t len)
 {
     struct tm tm;
     time_t tt = (time_t)now;
+    /* a date that cannot be told is after every valid_until: expiry fails closed */
     if (localtime_r(&tt, &tm) == NULL || strftime(buf, len, "%Y-%m-%d", &tm) == 0)
-        snprintf(buf, len, "0000-00-00");
+        snprintf(buf, len, "9999-12-31");
 }
 
 /* The value of N decimal digits already known to be digits. */

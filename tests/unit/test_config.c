@@ -108,6 +108,13 @@ static void test_store_and_key_file(void **state)
     set_bad("key_file", "mnzone.key");
     /* The central store is for later: until then a URI is refused, not taken as a path. */
     set_bad("store", "postgresql://db.example.lg.jp/mnzone");
+    /* "dir/." would pass the check that the folder is not a link: no . or .. at all */
+    set_bad("store", "/var/lib/mnzone/./mnzone.db");
+    set_bad("store", "/var/lib/link/./mnzone.db");
+    set_bad("key_file", "/etc/security/../mnzone.key");
+    set_bad("store", "/var/lib/mnzone/..");
+    set_ok(&c, "store", "/var/lib/mnzone/.hidden/mnzone.db"); /* a dot file is a name */
+    set_ok(&c, "key_file", "/etc/security/mnzone..key");
     /* A path that does not fit is refused, not cut short. */
     char long_path[PATH_MAX + 10];
     memset(long_path, 'a', sizeof(long_path) - 1);
@@ -126,13 +133,19 @@ static void test_issuer(void **state)
     set_ok(&c, "issuer", "Example City Hall");
     assert_string_equal(c.issuer, "Example City Hall");
     set_bad("issuer", "");
-    set_bad("issuer", "\xff\xfe");         /* not UTF-8 */
-    set_bad("issuer", "\xe5\xb2");         /* cut in the middle of a character */
-    set_bad("issuer", "\xc0\xaf");         /* overlong '/' */
-    set_bad("issuer", "\xed\xa0\x80");     /* a surrogate */
-    set_bad("issuer", "city:hall");        /* ':' separates issuer and login in the label */
-    set_bad("issuer", "city\thall");       /* control character */
-    set_bad("issuer", "city\x1b[31mhall"); /* terminal escape */
+    set_bad("issuer", "\xff\xfe");              /* not UTF-8 */
+    set_bad("issuer", "\xe5\xb2");              /* cut in the middle of a character */
+    set_bad("issuer", "\xc0\xaf");              /* overlong '/' */
+    set_bad("issuer", "\xed\xa0\x80");          /* a surrogate */
+    set_bad("issuer", "city:hall");             /* ':' separates issuer and login in the label */
+    set_bad("issuer", "city\thall");            /* control character */
+    set_bad("issuer", "city\x1b[31mhall");      /* terminal escape */
+    set_bad("issuer", "city\xc2\x85hall");      /* U+0085, a C1 control */
+    set_bad("issuer", "\xe2\x80\xaeLLAH YTIC"); /* U+202E turns the name around */
+    set_bad("issuer", "city\xe2\x80\x8bhall");  /* U+200B, invisible */
+    set_bad("issuer", "\xe2\x81\xa6"
+                      "city");                      /* U+2066, an isolate */
+    set_ok(&c, "issuer", "市役所\xe2\x80\x94本庁"); /* U+2014, a dash: allowed */
     char long_issuer[300];
     memset(long_issuer, 'x', sizeof(long_issuer) - 1);
     long_issuer[sizeof(long_issuer) - 1] = '\0';
@@ -263,6 +276,7 @@ static void test_groups_and_counts(void **state)
     set_bad("privileged_group", "-wheel");
     set_bad("staff_group", "staff/all");
     set_bad("staff_group", "staff:all");
+    set_bad("staff_group", "caf\xe9"); /* letters are ASCII, whatever the locale */
     char long_group[80];
     memset(long_group, 'g', sizeof(long_group) - 1);
     long_group[sizeof(long_group) - 1] = '\0';
@@ -393,6 +407,18 @@ static void test_parse_nul_byte(void **state)
     mz_config_defaults(&c);
     assert_int_equal(mz_config_parse(&c, text, sizeof(text) - 1, "nul.conf", &e), MZ_ERR_CONFIG);
     assert_non_null(strstr(e.msg, "nul.conf"));
+}
+
+/* A byte order mark (editors on Windows add one) is named, not an "unknown key". */
+static void test_parse_bom(void **state)
+{
+    (void)state;
+    struct mz_config c;
+    mz_err e = {""};
+    static const char text[] = "\xef\xbb\xbfzone = lgwan\n";
+    mz_config_defaults(&c);
+    assert_int_equal(mz_config_parse(&c, text, sizeof(text) - 1, "bom.conf", &e), MZ_ERR_CONFIG);
+    assert_non_null(strstr(e.msg, "bom.conf:1: begins with a byte order mark"));
 }
 
 /* The length given, not the first NUL, decides what is parsed. */
@@ -712,6 +738,7 @@ int main(void)
         cmocka_unit_test(test_parse_comments_and_space),
         cmocka_unit_test(test_parse_errors_name_line),
         cmocka_unit_test(test_parse_nul_byte),
+        cmocka_unit_test(test_parse_bom),
         cmocka_unit_test(test_parse_uses_length),
         cmocka_unit_test(test_validate_zone_rule),
         cmocka_unit_test(test_time_sync_decide),
