@@ -34,7 +34,7 @@ else
 fi
 trap 'exit 1' HUP INT TERM
 
-echo "1..20"
+echo "1..22"
 n=0
 # result STATUS DESCRIPTION: one TAP line; STATUS 0 is ok.
 result() {
@@ -306,6 +306,36 @@ EOF
     result $? "pam-auth-update --enable mnzone: 'required pam_mnzone.so' after pam_unix and pam_permit in common-auth, common-account untouched${why:+ (}${why# }${why:+)}"
     [ -z "$why" ] || grep -v '^#' "$r/etc/pam.d/common-auth" "$r/etc/pam.d/common-account" | sed 's/^/# /'
 
+    # prerm while common-auth was edited by hand: pam-auth-update leaves it (and exits 0);
+    # the removal must be refused, or every login would fail once the module is gone
+    # (with DPKG_ROOT, debconf reads its configuration and databases below that root)
+    sed 's#Filename: '"$r"'#Filename: #' "$r/debconf.conf" >"$r/debconf-root.conf"
+    prerm() {
+        (cd "$r" && DPKG_ROOT="$r" DEBCONF_SYSTEMRC=/debconf-root.conf DEBIAN_FRONTEND=noninteractive \
+            DEBCONF_NOWARNINGS=yes sh "$tmp/pam-ctrl/prerm" remove) >"$tmp/prerm.log" 2>&1
+    }
+    cp "$r/etc/pam.d/common-auth" "$tmp/common-auth.saved"
+    sed -i '/pam_unix\.so/a # a local change inside the block pam-auth-update manages' \
+        "$r/etc/pam.d/common-auth"
+    prerm
+    rc=$?
+    if [ "$rc" -ne 0 ] && grep -q pam_mnzone "$r/etc/pam.d/common-auth" &&
+        grep -q "not removed: these PAM files still use pam_mnzone.so" "$tmp/prerm.log"; then
+        result 0 "prerm refuses the removal while a PAM file still names the module (common-auth edited by hand)"
+    else
+        result 1 "prerm refuses the removal while a PAM file still names the module (exit $rc)"
+        comment "$tmp/prerm.log"
+    fi
+    cp "$tmp/common-auth.saved" "$r/etc/pam.d/common-auth"
+    prerm
+    rc=$?
+    if [ "$rc" -eq 0 ] && ! grep -q pam_mnzone "$r"/etc/pam.d/common-auth "$r"/etc/pam.d/common-account; then
+        result 0 "prerm removes the profile from common-* and lets the removal go on"
+    else
+        result 1 "prerm removes the profile from common-* and lets the removal go on (exit $rc)"
+        comment "$tmp/prerm.log"
+    fi
+
     pau --package --remove mnzone
     rc=$?
     if [ "$rc" -eq 0 ] && ! grep -q pam_mnzone "$r"/etc/pam.d/common-*; then
@@ -316,6 +346,8 @@ EOF
     fi
 else
     skip "pam-auth-update on a scratch root: no profile, pam-auth-update or libpam-runtime files"
+    skip "pam-auth-update on a scratch root: as above"
+    skip "pam-auth-update on a scratch root: as above"
     skip "pam-auth-update on a scratch root: as above"
     skip "pam-auth-update on a scratch root: as above"
 fi
