@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <locale.h>
 #include <poll.h>
 #include <signal.h>
@@ -328,14 +329,10 @@ static bool answered(const char *path)
  * answers on, or anything else, is an error. Returns the socket, or -1 with *E set. */
 static int listen_on(const char *path, mz_err *e)
 {
-    char dir[MZ_SOCKET_PATH_MAX];
+    char copy[MZ_SOCKET_PATH_MAX];
     struct stat st;
-    snprintf(dir, sizeof(dir), "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir) /* a socket in / */
-        slash[1] = '\0';
-    else if (slash != NULL)
-        *slash = '\0';
+    snprintf(copy, sizeof(copy), "%s", path);
+    const char *dir = dirname(copy);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         mz_fail(e, MZ_ERR_PERM, _("cannot create %s: %s"), dir, strerror(errno));
         return -1;

@@ -195,11 +195,15 @@ int enroll_key(struct enroll *en, const char *login, const struct key_request *r
         status = read_key(en, login, r, &cred);
     if (status == EXIT_DONE) {
         int rc = mz_store_begin(en->st, &e);
-        /* again under the write lock: another enrolment may have taken the key meanwhile */
-        if (rc == MZ_OK && (status = key_free(en, login, cred.serial, r->command)) != EXIT_DONE)
-            mz_store_rollback(en->st);
-        else if (rc == MZ_OK)
-            rc = enroll_commit(en, store_key(en, login, r, reenrol, &cred, codes, &ncodes, &e), &e);
+        if (rc == MZ_OK) {
+            /* again under the write lock: another enrolment may have taken the key */
+            status = key_free(en, login, cred.serial, r->command);
+            if (status == EXIT_DONE)
+                rc = enroll_commit(en, store_key(en, login, r, reenrol, &cred, codes, &ncodes, &e),
+                                   &e);
+            else
+                mz_store_rollback(en->st);
+        }
         if (rc != MZ_OK)
             status = enroll_fail(rc, &e);
     }

@@ -123,8 +123,10 @@ int mz_audit_verify(struct mz_store *st, const struct mz_keys *keys, int64_t *co
         mz_audit_hash(keys, seq, col(q, 1), &ev, prev, hash);
         /* the hash covers each field up to its first NUL: bytes after one were added */
         bool whole = true;
-        for (int i = 1; i <= 11; i++)
-            whole = whole && (size_t)sqlite3_column_bytes(q, i) == strlen(col(q, i));
+        for (int i = 1; i <= 11; i++) {
+            size_t text_len = strlen(col(q, i)); /* the text first, then its byte count */
+            whole = whole && (size_t)sqlite3_column_bytes(q, i) == text_len;
+        }
         bool fits = whole && seq == expected && sqlite3_column_bytes(q, 12) == MZ_HASH_BYTES &&
                     sqlite3_column_bytes(q, 13) == MZ_HASH_BYTES &&
                     sodium_memcmp(sqlite3_column_blob(q, 12), prev, MZ_HASH_BYTES) == 0 &&

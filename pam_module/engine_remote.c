@@ -33,8 +33,9 @@ static void set_send_timeout(int fd, unsigned ms)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-/* A connection to mnzoned, checked to be root's; -1 when there is none, with *E's code
- * MZ_ERR_PERM when something else than root listens there (worth a warning). */
+/* A connection to mnzoned, checked to be root's; -1 when there is none, with *WHY
+ * MZ_ERR_PERM when something else than root listens there (worth a warning), else
+ * MZ_ERR_NOUSER. */
 static int dial(const struct mz_config *cfg, unsigned timeout_ms, int *why, mz_err *e)
 {
     *why = MZ_ERR_NOUSER;
@@ -67,7 +68,8 @@ static int dial(const struct mz_config *cfg, unsigned timeout_ms, int *why, mz_e
 /* Sends REQ (OP, the configuration and what the caller added) and reads REPLY. An
  * error reply's message is copied into *E and its code returned. FIRST: a first
  * question, which changes nothing, so that any failure to get an answer is
- * MZ_ERR_NOUSER (ask the direct engine); else it is an error. */
+ * MZ_ERR_NOUSER, or MZ_ERR_PERM for a listener that is not root (either way: ask the
+ * direct engine); else it is an error. */
 static int call(const struct mz_engine *eng, struct mz_msg *req, struct mz_msg *reply, bool first,
                 mz_err *e)
 {

@@ -59,6 +59,11 @@ missing_words() {
     done
 }
 
+# documents DESCRIPTION MISSING: passes when MISSING (names found missing) is empty.
+documents() {
+    if [ -z "$2" ]; then result 0 "$1"; else result 1 "$1 (missing:$2)"; fi
+}
+
 # --- 1-4: groff -man -ww says nothing and succeeds
 for page in pam_mnzone.8 mnzone-enroll.8 mnzone.conf.5 mnzoned.8; do
     file="$srcdir/man/$page"
@@ -84,12 +89,8 @@ if [ -z "$keys" ]; then
 else
     render "$srcdir/man/mnzone.conf.5" >"$tmp/conf.txt"
     # shellcheck disable=SC2086 # one name per word
-    missing=$(missing_entries "$tmp/conf.txt" $keys)
-    if [ -z "$missing" ]; then
-        result 0 "mnzone.conf.5 documents every key of mz_config_set"
-    else
-        result 1 "mnzone.conf.5 documents every key of mz_config_set (missing:$missing)"
-    fi
+    documents "mnzone.conf.5 documents every key of mz_config_set" \
+        "$(missing_entries "$tmp/conf.txt" $keys)"
 fi
 
 # --- 6: mnzone-enroll.8 has an entry for every command
@@ -100,12 +101,8 @@ if [ -z "$commands" ]; then
 else
     render "$srcdir/man/mnzone-enroll.8" >"$tmp/enroll.txt"
     # shellcheck disable=SC2086
-    missing=$(missing_entries "$tmp/enroll.txt" $commands)
-    if [ -z "$missing" ]; then
-        result 0 "mnzone-enroll.8 documents every command of commands[]"
-    else
-        result 1 "mnzone-enroll.8 documents every command of commands[] (missing:$missing)"
-    fi
+    documents "mnzone-enroll.8 documents every command of commands[]" \
+        "$(missing_entries "$tmp/enroll.txt" $commands)"
 fi
 
 # --- 7: pam_mnzone.8 has an entry for every module argument and names every PAM code
@@ -118,12 +115,8 @@ if [ -z "$args" ] || [ -z "$codes" ]; then
 else
     render "$srcdir/man/pam_mnzone.8" >"$tmp/pam.txt"
     # shellcheck disable=SC2086
-    missing="$(missing_entries "$tmp/pam.txt" $args)$(missing_words "$tmp/pam.txt" $codes)"
-    if [ -z "$missing" ]; then
-        result 0 "pam_mnzone.8 documents every module argument and PAM return code"
-    else
-        result 1 "pam_mnzone.8 documents every module argument and PAM return code (missing:$missing)"
-    fi
+    documents "pam_mnzone.8 documents every module argument and PAM return code" \
+        "$(missing_entries "$tmp/pam.txt" $args)$(missing_words "$tmp/pam.txt" $codes)"
 fi
 
 # --- 8: mnzoned.8 names every long option
@@ -134,11 +127,7 @@ if [ -z "$options" ]; then
 else
     render "$srcdir/man/mnzoned.8" >"$tmp/mnzoned.txt"
     # shellcheck disable=SC2086
-    missing=$(missing_words "$tmp/mnzoned.txt" $options)
-    if [ -z "$missing" ]; then
-        result 0 "mnzoned.8 documents every option of mnzoned"
-    else
-        result 1 "mnzoned.8 documents every option of mnzoned (missing:$missing)"
-    fi
+    documents "mnzoned.8 documents every option of mnzoned" \
+        "$(missing_words "$tmp/mnzoned.txt" $options)"
 fi
 exit 0

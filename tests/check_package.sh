@@ -352,41 +352,30 @@ else
     skip "pam-auth-update on a scratch root: as above"
 fi
 
-# --- 16: the packaged module: exports only pam_sm_*, full RELRO, every library found
-so="$tmp/root$pammoddir/pam_mnzone.so"
-if [ -f "$so" ] && command -v nm >/dev/null 2>&1 && command -v readelf >/dev/null 2>&1; then
-    why=""
-    got=$(nm -D --defined-only "$so" | awk '{print $3}' | sort | tr '\n' ' ')
-    [ "$got" = "pam_sm_acct_mgmt pam_sm_authenticate pam_sm_setcred " ] || why="$why exports: $got;"
-    readelf -d "$so" | grep -q 'BIND_NOW' || why="$why no BIND_NOW;"
-    readelf -l "$so" | grep -q 'GNU_RELRO' || why="$why no RELRO;"
-    nf=$(ldd "$so" 2>&1 | grep 'not found' | tr '\n' ' ')
-    [ -z "$nf" ] || why="$why $nf"
-    [ -z "$why" ]
-    result $? "packaged pam_mnzone.so: exports only pam_sm_*, RELRO and BIND_NOW, libraries found${why:+ (}${why# }${why:+)}"
-elif [ -f "$so" ]; then
-    skip "packaged module: nm or readelf not installed (binutils)"
-else
-    result 1 "packaged module: $so not extracted"
-fi
-
-# --- 17: the packaged engine: exports only its engine, full RELRO, every library found
-engine="$tmp/root$pammoddir/mnzone-engine.so"
-if [ -f "$engine" ] && command -v nm >/dev/null 2>&1 && command -v readelf >/dev/null 2>&1; then
-    why=""
-    got=$(nm -D --defined-only "$engine" | awk '{print $3}' | sort | tr '\n' ' ')
-    [ "$got" = "mz_engine_direct_2 " ] || why="$why exports: $got;"
-    readelf -d "$engine" | grep -q 'BIND_NOW' || why="$why no BIND_NOW;"
-    readelf -l "$engine" | grep -q 'GNU_RELRO' || why="$why no RELRO;"
-    nf=$(ldd "$engine" 2>&1 | grep 'not found' | tr '\n' ' ')
-    [ -z "$nf" ] || why="$why $nf"
-    [ -z "$why" ]
-    result $? "packaged mnzone-engine.so: exports only mz_engine_direct_2, RELRO and BIND_NOW, libraries found${why:+ (}${why# }${why:+)}"
-elif [ -f "$engine" ]; then
-    skip "packaged engine: nm or readelf not installed (binutils)"
-else
-    result 1 "packaged engine: $engine not extracted"
-fi
+# --- 16-17: the packaged module and engine: each exports only what it must, full RELRO,
+# every library found.
+# shared_object WHAT FILE EXPORTS: checks FILE, whose dynamic symbols must be EXPORTS
+# (sorted, each followed by a blank).
+shared_object() {
+    if [ -f "$2" ] && command -v nm >/dev/null 2>&1 && command -v readelf >/dev/null 2>&1; then
+        why=""
+        got=$(nm -D --defined-only "$2" | awk '{print $3}' | sort | tr '\n' ' ')
+        [ "$got" = "$3" ] || why="$why exports: $got;"
+        readelf -d "$2" | grep -q 'BIND_NOW' || why="$why no BIND_NOW;"
+        readelf -l "$2" | grep -q 'GNU_RELRO' || why="$why no RELRO;"
+        nf=$(ldd "$2" 2>&1 | grep 'not found' | tr '\n' ' ')
+        [ -z "$nf" ] || why="$why $nf"
+        [ -z "$why" ]
+        result $? "packaged $(basename "$2"): exports only $1, RELRO and BIND_NOW, libraries found${why:+ (}${why# }${why:+)}"
+    elif [ -f "$2" ]; then
+        skip "packaged $(basename "$2"): nm or readelf not installed (binutils)"
+    else
+        result 1 "packaged $(basename "$2"): $2 not extracted"
+    fi
+}
+shared_object "pam_sm_*" "$tmp/root$pammoddir/pam_mnzone.so" \
+    "pam_sm_acct_mgmt pam_sm_authenticate pam_sm_setcred "
+shared_object mz_engine_direct_2 "$tmp/root$pammoddir/mnzone-engine.so" "mz_engine_direct_2 "
 
 # --- 18-19: the packaged tool and daemon run
 # runs NAME: the extracted /usr/sbin/NAME --help exits 0 with its usage line.
