@@ -112,11 +112,18 @@ static int load_config(struct daemon *d, mz_err *e)
 static int ready_store(struct daemon *d, mz_err *e)
 {
     struct stat st;
+    /* the folders on the way, as a login without mnzoned checks them at each open: one
+     * that others can now write is refused although the open files are still ours */
+    int rc = mz_check_folders(d->cfg.store, NULL, 0, e);
+    if (rc == MZ_OK)
+        rc = mz_check_folders(d->cfg.key_file, NULL, 0, e);
+    if (rc != MZ_OK)
+        return rc;
     /* lstat: a link put in the store's place is a change, and the open refuses it */
     if (d->eng != NULL && (lstat(d->cfg.store, &st) != 0 || !same_file(&st, &d->store_st)))
         close_store(d);
     if (d->eng == NULL) {
-        int rc = mz_engine_direct.open(&d->cfg, MZ_ENGINE_RESIDENT, &d->eng, e);
+        rc = mz_engine_direct.open(&d->cfg, MZ_ENGINE_RESIDENT, &d->eng, e);
         if (rc != MZ_OK)
             return rc;
         if (lstat(d->cfg.store, &d->store_st) != 0) {

@@ -224,6 +224,18 @@ static const char *after_path(const char *msg, const char *path)
 
 /* ---- 1. the configuration, the key file, the store and its folder */
 
+/* A folder on the way to PATH that the module refuses (see mz_check_folders): a finding
+ * on that folder, and true. A missing folder is left to the finding on the file. */
+static bool check_folders_of(struct check *ck, const char *path, const char *why)
+{
+    char bad[PATH_MAX];
+    mz_err e;
+    if (mz_check_folders(path, bad, sizeof(bad), &e) == MZ_OK || bad[0] == '\0' || is_missing(bad))
+        return false;
+    add_owned(ck, bad, 0, SEV_ERROR, xstrdup(after_path(e.msg, bad)), why, config_fix(bad));
+    return true;
+}
+
 /* Loads the configuration as the module does, into CK->cfg. main() has tried already
  * but lets check go on after an error, so that a configuration the module would refuse
  * is a finding here. Returns false when its key_file and store are unknown. */
@@ -238,6 +250,10 @@ static bool check_config_file(struct check *ck)
             _("create it from the example (see mnzone.conf(5))"));
         return true;
     }
+    if (check_folders_of(ck, path,
+                         _("the module refuses a configuration in this folder and fails every "
+                           "login; whoever can write the folder can replace the policy")))
+        return false;
     int rc = mz_config_load_file(&ck->cfg, path, true, &e);
     if (rc == MZ_OK)
         rc = mz_config_validate(&ck->cfg, &e);
@@ -278,6 +294,10 @@ static void check_key_file(struct check *ck)
             _("run mnzone-enroll init"));
         return;
     }
+    if (check_folders_of(ck, path,
+                         _("the module refuses a key file in this folder, so every login "
+                           "fails; whoever can write the folder can replace the key")))
+        return;
     struct mz_keys keys;
     mz_err e;
     int rc = mz_keys_load(path, &keys, &e);
@@ -314,14 +334,10 @@ static void check_store(struct check *ck)
     const char *path = ck->cfg.store;
     mz_err e;
     int fd;
-    char *dir = dir_of(path);
-    bool dir_ok = mz_check_parent_dir(path, &e) == MZ_OK;
-    if (!dir_ok && !is_missing(dir)) /* a missing folder: the missing store says it */
-        add_owned(ck, dir, 0, SEV_ERROR, xstrdup(after_path(e.msg, dir)),
-                  _("the module refuses a store in this folder, so every login fails; whoever "
-                    "can write the folder can replace the store"),
-                  config_fix(dir));
-    free(dir);
+    bool dir_ok =
+        !check_folders_of(ck, path,
+                          _("the module refuses a store in this folder, so every login fails; "
+                            "whoever can write the folder can replace the store"));
     if (is_missing(path)) {
         add(ck, path, 0, SEV_ERROR, _("not found"),
             _("without the store the module knows no enrolment, so every login fails"),
@@ -1184,9 +1200,7 @@ static void check_pam_modes(struct check *ck)
     mz_err e;
     const char *why = _("whoever can write it can take pam_mnzone.so out of the stack");
     char *probe = join_path(ck->pam_dir, "x");
-    if (mz_check_parent_dir(probe, &e) != MZ_OK)
-        add_owned(ck, ck->pam_dir, 0, SEV_ERROR, xstrdup(after_path(e.msg, ck->pam_dir)), why,
-                  config_fix(ck->pam_dir));
+    check_folders_of(ck, probe, why);
     free(probe);
     for (size_t i = 0; i < ck->n_files; i++) {
         const struct pam_file *pf = ck->files[i];

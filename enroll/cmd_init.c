@@ -18,7 +18,7 @@ static int make_parent(const char *path, mz_err *e)
     const char *dir = dirname(copy);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return mz_fail(e, MZ_ERR_PERM, _("%s: cannot create: %s"), dir, strerror(errno));
-    return mz_check_parent_dir(path, e);
+    return mz_check_folders(path, NULL, 0, e);
 }
 
 int cmd_init(struct enroll *en, int argc, char **argv)

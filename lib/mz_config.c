@@ -274,7 +274,9 @@ int mz_config_load_file(struct mz_config *cfg, const char *path, bool must_exist
     struct stat st;
     if (!must_exist && lstat(path, &st) != 0 && errno == ENOENT) /* a dangling link is no absence */
         return MZ_OK;
-    int rc = mz_open_checked(path, O_RDONLY, MZ_FILE_CONFIG, &fd, e);
+    int rc = mz_check_folders(path, NULL, 0, e);
+    if (rc == MZ_OK)
+        rc = mz_open_checked(path, O_RDONLY, MZ_FILE_CONFIG, &fd, e);
     if (rc != MZ_OK)
         return rc;
 

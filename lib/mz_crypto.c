@@ -38,6 +38,8 @@ int mz_keys_load(const char *path, struct mz_keys *keys, mz_err *e)
     int fd;
     int rc = mz_crypto_init(e);
     if (rc == MZ_OK)
+        rc = mz_check_folders(path, NULL, 0, e);
+    if (rc == MZ_OK)
         rc = mz_open_checked(path, O_RDONLY, MZ_FILE_SECRET, &fd, e);
     if (rc != MZ_OK)
         return rc;

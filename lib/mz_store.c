@@ -136,7 +136,7 @@ static int check_file(const char *path, bool create, mz_err *e)
     struct stat st;
     if (!create && lstat(path, &st) != 0 && errno == ENOENT)
         return mz_fail(e, MZ_ERR_STORE, _("%s: no store; create it with mnzone-enroll init"), path);
-    int rc = mz_check_parent_dir(path, e);
+    int rc = mz_check_folders(path, NULL, 0, e);
     if (rc != MZ_OK)
         return rc;
     if (create) {

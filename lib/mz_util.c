@@ -122,24 +122,91 @@ int mz_open_checked(const char *path, int flags, enum mz_file_kind kind, int *fd
     return MZ_OK;
 }
 
-int mz_check_parent_dir(const char *path, mz_err *e)
+/* One folder on the way to a checked file. Whoever else could write to it could swap
+ * what lies below it between our check and our open; an ancestor with the sticky bit
+ * (like /tmp) is safe, as others cannot rename what is not theirs. The folder that
+ * holds the file must be closed even so, since SQLite creates its -wal and -shm there. */
+static int check_folder(const char *dir, const struct stat *st, bool holder, char *bad,
+                        size_t bad_len, mz_err *e)
 {
-    char copy[PATH_MAX];
+    int rc = MZ_OK;
+    if (S_ISLNK(st->st_mode)) {
+        if (!owner_ok(st->st_uid))
+            rc = mz_fail(e, MZ_ERR_PERM, _("%s: a link owned by uid %u; must be owned by root"),
+                         dir, (unsigned)st->st_uid);
+    } else if (!S_ISDIR(st->st_mode)) {
+        rc = mz_fail(e, MZ_ERR_PERM, _("%s: not a directory"), dir);
+    } else if (!owner_ok(st->st_uid)) {
+        rc = mz_fail(e, MZ_ERR_PERM, _("%s: owned by uid %u; must be owned by root"), dir,
+                     (unsigned)st->st_uid);
+    } else if ((st->st_mode & (S_IWGRP | S_IWOTH)) && (holder || !(st->st_mode & S_ISVTX))) {
+        rc = mz_fail(e, MZ_ERR_PERM, _("%s: writable by group or others; run chmod go-w"), dir);
+    }
+    if (rc != MZ_OK && bad != NULL)
+        snprintf(bad, bad_len, "%s", dir);
+    return rc;
+}
+
+/* Checks each folder of the absolute path DIR from "/" down, without following links
+ * (a link is checked as a link, and *LINKS set; its target is walked by the caller). */
+static int walk_folders(const char *dir, bool *links, char *bad, size_t bad_len, mz_err *e)
+{
+    char prefix[PATH_MAX];
+    size_t len = strlen(dir);
+    for (size_t i = 0; i <= len; i++) {
+        if (i != 0 && dir[i] != '/' && dir[i] != '\0')
+            continue;
+        if (i != 0 && dir[i - 1] == '/') /* "/" itself, or a doubled slash */
+            continue;
+        size_t n = i == 0 ? 1 : i;
+        memcpy(prefix, dir, n);
+        prefix[n] = '\0';
+        struct stat st;
+        if (lstat(prefix, &st) != 0) {
+            if (bad != NULL)
+                snprintf(bad, bad_len, "%s", prefix);
+            return mz_fail(e, errno == ENOENT ? MZ_ERR_CONFIG : MZ_ERR_PERM,
+                           _("%s: cannot stat: %s"), prefix, strerror(errno));
+        }
+        *links = *links || S_ISLNK(st.st_mode);
+        int rc = check_folder(prefix, &st, n == len, bad, bad_len, e);
+        if (rc != MZ_OK)
+            return rc;
+    }
+    return MZ_OK;
+}
+
+int mz_check_folders(const char *path, char *bad, size_t bad_len, mz_err *e)
+{
+    char copy[PATH_MAX], dir[PATH_MAX], real[PATH_MAX];
+    if (bad != NULL && bad_len > 0)
+        bad[0] = '\0';
     if (strlen(path) >= sizeof(copy))
         return mz_fail(e, MZ_ERR_CONFIG, _("%s: path too long"), path);
     strcpy(copy, path);
-    const char *dir = dirname(copy);
-    struct stat st;
-    if (lstat(dir, &st) != 0)
-        return mz_fail(e, MZ_ERR_PERM, _("%s: cannot stat: %s"), dir, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return mz_fail(e, MZ_ERR_PERM, _("%s: not a directory"), dir);
-    if (!owner_ok(st.st_uid))
-        return mz_fail(e, MZ_ERR_PERM, _("%s: owned by uid %u; must be owned by root"), dir,
-                       (unsigned)st.st_uid);
-    if (st.st_mode & (S_IWGRP | S_IWOTH))
-        return mz_fail(e, MZ_ERR_PERM, _("%s: writable by group or others; run chmod go-w"), dir);
-    return MZ_OK;
+    const char *parent = dirname(copy);
+    if (parent[0] == '/') {
+        snprintf(dir, sizeof(dir), "%s", parent);
+    } else {
+        char cwd[PATH_MAX];
+        if (getcwd(cwd, sizeof(cwd)) == NULL)
+            return mz_fail(e, MZ_ERR_PERM, _("%s: cannot find the current folder: %s"), path,
+                           strerror(errno));
+        if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", cwd, parent) >= sizeof(dir))
+            return mz_fail(e, MZ_ERR_CONFIG, _("%s: path too long"), path);
+    }
+    /* the folders as written (links among them must be root's), then where the links
+     * lead: together they are every folder the kernel passes on the way to the file */
+    bool links = false;
+    int rc = walk_folders(dir, &links, bad, bad_len, e);
+    if (rc != MZ_OK || !links) /* without links, the path as written is where it leads */
+        return rc;
+    if (realpath(dir, real) == NULL) {
+        if (bad != NULL)
+            snprintf(bad, bad_len, "%s", dir);
+        return mz_fail(e, MZ_ERR_PERM, _("%s: cannot resolve: %s"), dir, strerror(errno));
+    }
+    return walk_folders(real, &links, bad, bad_len, e);
 }
 
 void mz_iso_time(int64_t t, char *buf, size_t len)

@@ -73,9 +73,12 @@ enum mz_file_kind { MZ_FILE_CONFIG, MZ_FILE_SECRET };
 int mz_open_checked(const char *path, int flags, enum mz_file_kind kind, int *fd, mz_err *e);
 /* Checks FD (opened from PATH) as mz_open_checked does. */
 int mz_check_fd(int fd, const char *path, enum mz_file_kind kind, mz_err *e);
-/* Checks that the directory holding PATH is owned by root or the effective uid and is
- * not writable by group or others, so nobody else can swap the file under us. */
-int mz_check_parent_dir(const char *path, mz_err *e);
+/* Checks every folder on the way to PATH, as written and with its links resolved: each
+ * must be owned by root or the effective uid and not writable by group or others (an
+ * ancestor with the sticky bit, like /tmp, may be), so nobody else can swap the file
+ * under us between a check and an open. On failure BAD (when not NULL) gets the folder
+ * at fault, and E's message starts with it. */
+int mz_check_folders(const char *path, char *bad, size_t bad_len, mz_err *e);
 
 /* Formats T as UTC ISO 8601 ("2026-04-01T09:00:00Z") into BUF (at least 21 bytes). */
 void mz_iso_time(int64_t t, char *buf, size_t len);

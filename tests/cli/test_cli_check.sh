@@ -294,6 +294,25 @@ check_modes
 expect "store folder writable by group" 1 "$work/store=writable by group or others"
 chmod 700 "$work/store"
 
+# A folder above the store's own (the module checks every folder on the way, so that
+# nobody else can rename the store's folder between its check and its open); the store
+# of this second configuration lies two folders down.
+deep="$work/deep"
+mkdir -m 755 "$deep"
+mkdir -m 700 "$deep/store"
+printf 'store = %s\nkey_file = %s\ntime_sync = off\n' "$deep/store/mnzone.db" "$key" >"$work/deep.conf"
+chmod 600 "$work/deep.conf"
+"$tool" --config "$work/deep.conf" init >/dev/null 2>&1 </dev/null || not_ok "init of the deep store"
+main_conf=$conf conf=$work/deep.conf
+chmod g+w "$deep"
+check_modes
+expect "a folder above the store's writable by group" 1 "$deep=writable by group or others"
+grep_out "a folder above the store's: the fix" "chown root $deep && chmod go-w $deep"
+chmod 755 "$deep"
+check_modes
+expect "the folders above the store closed again" 0
+conf=$main_conf
+
 chmod g+r "$db"
 check_modes
 expect "store readable by group" 1 "$db=readable by group or others"

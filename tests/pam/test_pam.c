@@ -69,6 +69,7 @@ static unsigned service_serial;
 
 /* One test's world. */
 struct fx {
+    char top[PATH_LEN]; /* mkdtemp's folder, holding dir: a folder on the way to the files */
     char dir[PATH_LEN];
     char conf[PATH_LEN];
     char key[PATH_LEN];
@@ -520,8 +521,10 @@ static int setup(void **state)
     mz_err e = {""};
     assert_non_null(f);
     *state = f;
-    snprintf(f->dir, sizeof(f->dir), "/tmp/mnzone-pam.XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->top, sizeof(f->top), "/tmp/mnzone-pam.XXXXXX");
+    assert_non_null(mkdtemp(f->top));
+    assert_true(snprintf(f->dir, sizeof(f->dir), "%s/d", f->top) < (int)sizeof(f->dir));
+    assert_int_equal(mkdir(f->dir, 0700), 0);
     path_in(f, "mnzone.conf", f->conf);
     path_in(f, "mnzone.key", f->key);
     path_in(f, "mnzone.db", f->store);
@@ -558,9 +561,10 @@ static int teardown(void **state)
     int daemon_status = stop_daemon(f->daemon);
     chmod(f->store, 0600); /* a test that failed early may have left other modes */
     chmod(f->key, 0600);
+    chmod(f->top, 0700);
     const char *problem = f->dir[0] != '\0' ? chain_problem(f, &count, msg, sizeof(msg)) : NULL;
-    if (f->dir[0] != '\0')
-        nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (f->top[0] != '\0')
+        nftw(f->top, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     mz_keys_wipe(&f->keys);
     free(f);
     *state = NULL;
@@ -1642,6 +1646,44 @@ static void test_world_writable_store(void **state)
     assert_null(strstr(auth_log, code));
     expect_rc(&r, PAM_AUTHINFO_UNAVAIL);
     expect_untouched(f, "alice", &before);
+}
+
+/* A folder above the store and the key file that others can write: they could swap
+ * the folder below it between a check and an open, so the module refuses it, and
+ * mnzoned too although it holds the store open and the key read already. The configuration is a
+ * copy in a folder of its own, so that it is the store's folders that are refused. */
+static void test_folder_on_the_way_writable(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char code[CODE_LEN], conf_dir[PATH_LEN], conf[PATH_LEN + 16];
+    snprintf(conf_dir, sizeof(conf_dir), "/tmp/mnzone-pam-conf.XXXXXX");
+    assert_non_null(mkdtemp(conf_dir));
+    snprintf(conf, sizeof(conf), "%s/mnzone.conf", conf_dir);
+    write_config(f, conf, f->store, "");
+    service_with(f, conf, "");
+    /* a login first, so that mnzoned has read the key and holds everything open */
+    time_t now = fresh_now();
+    char earlier[CODE_LEN];
+    code_at("alice", now - PERIOD, earlier);
+    run_auth(f, "alice", earlier, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    code_at("alice", now, code);
+    take(f, "alice", &before);
+    assert_int_equal(chmod(f->top, 0777), 0);
+    run_auth(f, "alice", code, &r);
+    assert_int_equal(chmod(f->top, 0700), 0);
+    expect_rc(&r, PAM_AUTHINFO_UNAVAIL);
+    expect_log(&r, "writable by group or others");
+    expect_log(&r, f->top);
+    expect_secret_kept(f, &r, code);
+    expect_untouched(f, "alice", &before);
+    /* closed again, the same code logs in */
+    run_auth(f, "alice", code, &r);
+    unlink(conf);
+    rmdir(conf_dir);
+    expect_rc(&r, PAM_SUCCESS);
 }
 
 static void test_key_file_readable_by_others(void **state)
@@ -2866,6 +2908,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_garbage_config_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_store, setup, teardown),
         cmocka_unit_test_setup_teardown(test_world_writable_store, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_folder_on_the_way_writable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_file_readable_by_others, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_symlink, setup, teardown),
         cmocka_unit_test_setup_teardown(test_debug_never_logs_code, setup, teardown),

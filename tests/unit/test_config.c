@@ -593,6 +593,32 @@ static void test_load_file_owner(void **state)
     assert_non_null(strstr(e.msg, path));
 }
 
+/* The folder that holds the file, and each one above it, must be closed to others. */
+static void test_load_file_folder_on_the_way(void **state)
+{
+    struct mzt_dir *d = *state;
+    char sub[PATH_MAX], path[PATH_MAX];
+    struct mz_config c;
+    mz_err e = {""};
+    mzt_path(sub, sizeof(sub), d->path, "sub");
+    assert_int_equal(mkdir(sub, 0755), 0);
+    mzt_path(path, sizeof(path), sub, "mnzone.conf");
+    mzt_write_text(path, "max_failures = 4\n", 0644);
+    static const mode_t modes[] = {0775, 0757};
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        const char *folder = i == 0 ? sub : d->path;
+        assert_int_equal(chmod(folder, modes[i]), 0);
+        mz_config_defaults(&c);
+        assert_int_equal(mz_config_load_file(&c, path, true, &e), MZ_ERR_PERM);
+        assert_non_null(strstr(e.msg, folder));
+        assert_int_equal(c.max_failures, 5);
+        assert_int_equal(chmod(folder, i == 0 ? 0755 : 0700), 0);
+    }
+    mz_config_defaults(&c);
+    assert_int_equal(mz_config_load_file(&c, path, true, &e), MZ_OK);
+    assert_int_equal(c.max_failures, 4);
+}
+
 static void test_load_file_size(void **state)
 {
     struct mzt_dir *d = *state;
@@ -749,6 +775,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_load_file_writable_by_others, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_load_file_not_regular, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_load_file_owner, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_load_file_folder_on_the_way, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_load_file_size, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_from_args, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_from_args_errors, setup_dir, teardown_dir),

@@ -161,6 +161,24 @@ static void test_keys_load_owner(void **state)
     assert_int_equal(mz_keys_load(path, &keys, &e), MZ_ERR_PERM);
 }
 
+/* A key file below a folder others can write is refused, however well kept the file. */
+static void test_keys_load_folder_on_the_way(void **state)
+{
+    struct mzt_dir *d = *state;
+    char sub[PATH_MAX], path[PATH_MAX];
+    struct mz_keys keys;
+    mz_err e = {""};
+    mzt_path(sub, sizeof(sub), d->path, "sub");
+    assert_int_equal(mkdir(sub, 0700), 0);
+    mzt_key_file(sub, "mnzone.key", 1, path, sizeof(path));
+    assert_int_equal(mz_keys_load(path, &keys, &e), MZ_OK);
+    mz_keys_wipe(&keys);
+    assert_int_equal(chmod(d->path, 0770), 0);
+    assert_int_equal(mz_keys_load(path, &keys, &e), MZ_ERR_PERM);
+    assert_non_null(strstr(e.msg, d->path));
+    assert_int_equal(chmod(d->path, 0700), 0);
+}
+
 static void test_key_file_create(void **state)
 {
     struct mzt_dir *d = *state;
@@ -397,6 +415,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keys_load_not_regular_or_missing, setup_dir,
                                         teardown_dir),
         cmocka_unit_test_setup_teardown(test_keys_load_owner, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_keys_load_folder_on_the_way, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_key_file_create, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_key_file_create_never_follows, setup_dir,
                                         teardown_dir),

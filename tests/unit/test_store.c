@@ -290,6 +290,89 @@ static void test_open_dir_symlink(void **state)
     assert_null(st);
 }
 
+/* Every folder on the way is checked, not only the one that holds the store: whoever
+ * can write an ancestor can rename what lies below it between the check and the open. */
+static void test_open_ancestor_modes(void **state)
+{
+    struct fx *f = *state;
+    mz_err e = {""};
+    struct mz_store *st = NULL;
+    char a[PATH_MAX], b[PATH_MAX], db[PATH_MAX], bad[PATH_MAX];
+    mzt_path(a, sizeof(a), f->dir.path, "a");
+    mzt_path(b, sizeof(b), a, "b");
+    mzt_path(db, sizeof(db), b, "mnzone.db");
+    assert_int_equal(mkdir(a, 0755), 0);
+    assert_int_equal(mkdir(b, 0700), 0);
+    mz_store_close(mzt_store_create(b, db, sizeof(db)));
+    static const mode_t modes[] = {0775, 0757, 0777};
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+        assert_int_equal(chmod(a, modes[i]), 0);
+        e.msg[0] = '\0';
+        assert_int_equal(mz_store_open(db, 0, &st, &e), MZ_ERR_PERM);
+        assert_null(st);
+        assert_non_null(strstr(e.msg, "writable by group or others"));
+        assert_int_equal(mz_check_folders(db, bad, sizeof(bad), &e), MZ_ERR_PERM);
+        assert_string_equal(bad, a);
+    }
+    /* With the sticky bit others cannot rename b: fine for an ancestor, as for /tmp. */
+    assert_int_equal(chmod(a, 01777), 0);
+    assert_int_equal(mz_store_open(db, 0, &st, &e), MZ_OK);
+    mz_store_close(st);
+    st = NULL;
+    assert_int_equal(chmod(a, 0755), 0);
+    if (geteuid() != 0) {
+        print_message("# not root: cannot give a folder to another user; owner check not run\n");
+        return;
+    }
+    assert_int_equal(chown(a, 65534, 65534), 0);
+    assert_int_equal(mz_store_open(db, 0, &st, &e), MZ_ERR_PERM);
+    assert_non_null(strstr(e.msg, "owned by uid 65534"));
+    assert_int_equal(mz_check_folders(db, bad, sizeof(bad), &e), MZ_ERR_PERM);
+    assert_string_equal(bad, a);
+    assert_int_equal(chown(a, 0, 0), 0);
+    assert_int_equal(mz_store_open(db, 0, &st, &e), MZ_OK);
+    mz_store_close(st);
+}
+
+/* A link on the way is followed in the check: the folders it leads through count, and
+ * the link itself must be root's. A relative path is checked from the current folder. */
+static void test_check_folders_links_and_relative(void **state)
+{
+    struct fx *f = *state;
+    mz_err e = {""};
+    char open_dir[PATH_MAX], inner[PATH_MAX], link[PATH_MAX], via[PATH_MAX], bad[PATH_MAX];
+    mzt_path(open_dir, sizeof(open_dir), f->dir.path, "open");
+    mzt_path(inner, sizeof(inner), open_dir, "inner");
+    mzt_path(link, sizeof(link), f->dir.path, "link");
+    mzt_path(via, sizeof(via), link, "mnzone.key");
+    assert_int_equal(mkdir(open_dir, 0755), 0);
+    assert_int_equal(mkdir(inner, 0700), 0);
+    assert_int_equal(symlink(inner, link), 0);
+    assert_int_equal(mz_check_folders(via, bad, sizeof(bad), &e), MZ_OK);
+    /* the link's folder is fine; the one it leads through is not */
+    assert_int_equal(chmod(open_dir, 0777), 0);
+    assert_int_equal(mz_check_folders(via, bad, sizeof(bad), &e), MZ_ERR_PERM);
+    assert_string_equal(bad, open_dir);
+
+    char cwd[PATH_MAX];
+    assert_non_null(getcwd(cwd, sizeof(cwd)));
+    assert_int_equal(chdir(inner), 0);
+    assert_int_equal(mz_check_folders("mnzone.key", bad, sizeof(bad), &e), MZ_ERR_PERM);
+    assert_string_equal(bad, open_dir);
+    assert_int_equal(chmod(open_dir, 0755), 0);
+    assert_int_equal(mz_check_folders("mnzone.key", bad, sizeof(bad), &e), MZ_OK);
+    assert_int_equal(chdir(cwd), 0);
+
+    if (geteuid() != 0) {
+        print_message("# not root: cannot give a link to another user; owner check not run\n");
+        return;
+    }
+    assert_int_equal(lchown(link, 65534, 65534), 0);
+    assert_int_equal(mz_check_folders(via, bad, sizeof(bad), &e), MZ_ERR_PERM);
+    assert_string_equal(bad, link);
+    assert_non_null(strstr(e.msg, "a link owned by uid 65534"));
+}
+
 static void test_open_not_a_store(void **state)
 {
     struct fx *f = *state;
@@ -1246,6 +1329,8 @@ int main(void)
         T(test_open_dir_modes),
         T(test_open_symlink),
         T(test_open_dir_symlink),
+        T(test_open_ancestor_modes),
+        T(test_check_folders_links_and_relative),
         T(test_open_not_a_store),
         T(test_wal_and_sync),
         T(test_staff_round_trip),
