@@ -24,7 +24,10 @@ for d in "$a" "$b"; do
         [ -f "$d/pam_module/.libs/pam_mnzone.so" ] || { echo "ab-mnzoned: $d is not a build" >&2; exit 2; }
 done
 
-work=$(mktemp -d "$a/ab-work.XXXXXX")
+# /var/tmp: on the disk, like a real store, and root's with the sticky bit. Not the build
+# folder: the module refuses a store below a folder someone else owns (a checkout in a
+# home folder), as it should.
+work=$(mktemp -d /var/tmp/mnzone-ab.XXXXXX)
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done

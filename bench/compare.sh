@@ -61,7 +61,10 @@ mkdir -p "$build/bench"
 bench=$build/bench/bench-pam
 gcc -O2 "$top/bench/bench-pam.c" -lpam -loath -o "$bench"
 
-work=$(mktemp -d "$build/compare-work.XXXXXX")
+# /var/tmp: on the disk, like a real store, and root's with the sticky bit. Not the build
+# folder: the module refuses a store below a folder someone else owns (a checkout in a
+# home folder), as it should.
+work=$(mktemp -d /var/tmp/mnzone-compare.XXXXXX)
 sink_pid=
 cleanup() {
     stop_mnzoned

@@ -7,7 +7,10 @@ build=${1:-$top/build}
 bench=$build/bench/bench-login
 module=$build/pam_module/.libs/pam_mnzone.so
 [ -x "$bench" ] || (cd "$build" && make bench/bench-login >/dev/null)
-work=$(mktemp -d "$build/bench-work.XXXXXX")
+# /var/tmp: on the disk, like a real store, and root's with the sticky bit. Not the build
+# folder: the module refuses a store below a folder someone else owns (a checkout in a
+# home folder), as it should.
+work=$(mktemp -d /var/tmp/mnzone-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(nproc) cores, $(uname -r), $(df -T "$work" | awk 'NR==2 {print $2}') at $work"
 printf '%-10s %-8s %-14s %s\n' staff logins us/login enrol_s
