@@ -396,6 +396,7 @@ int main(int argc, char **argv)
     struct daemon d;
     mz_err e;
     int c;
+    mz_keep_out_of_core_dumps(); /* it holds the key */
     setlocale(LC_ALL, "");
     bindtextdomain(MZ_TEXTDOMAIN, LOCALEDIR);
     memset(&d, 0, sizeof(d));

@@ -65,10 +65,11 @@ void enroll_csv_field(const char *s, bool last);
 /* ARG as typed, up to its '=': what a usage error shows of an option (a mistyped
  * --secret=... must not put the secret on the terminal). */
 const char *enroll_option_name(const char *arg);
-/* Reads one line with echo off when stdin is a terminal (after PROMPT), else plainly. */
+/* Reads one line with echo off when stdin is a terminal (after PROMPT), else plainly;
+ * with read(2), so that no stdio buffer keeps a copy. False at end of input. */
 bool enroll_read_hidden(const char *prompt, char *buf, size_t len);
-/* Prints J (pretty) and frees it; SECRET: zero every string in it and json-c's text
- * buffer before they go back to the allocator. */
+/* Prints J (pretty) and frees it; SECRET: its strings are held aside while json-c lays
+ * it out (json-c's output buffer never sees them) and zeroed before they are freed. */
 void enroll_print_json(json_object *j, bool secret);
 /* Voids LOGIN's recovery codes and issues N new ones into CODES (in the transaction). */
 int enroll_issue_recovery_codes(struct enroll *en, const char *login, char (*codes)[MZ_CODE_TEXT],

@@ -152,6 +152,7 @@ int main(int argc, char **argv)
     struct enroll en;
     mz_err e;
     memset(&en, 0, sizeof(en));
+    mz_keep_out_of_core_dumps();
     setlocale(LC_ALL, "");
     bindtextdomain(MZ_TEXTDOMAIN, LOCALEDIR);
     textdomain(MZ_TEXTDOMAIN);

@@ -4,6 +4,7 @@
 
 #include "enroll.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
@@ -123,14 +124,30 @@ bool enroll_read_hidden(const char *prompt, char *buf, size_t len)
         quiet.c_lflag &= ~(tcflag_t)ECHO;
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
     }
-    bool ok = fgets(buf, (int)len, stdin) != NULL;
+    /* read(2) a byte at a time, not stdio: stdin's buffer would keep a copy of the line
+     * until exit, where nothing wipes it */
+    size_t n = 0;
+    bool got = false;
+    char c = 0;
+    for (;;) {
+        ssize_t r = read(STDIN_FILENO, &c, 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0 || c == '\n')
+            break;
+        got = true;
+        if (n + 1 < len)
+            buf[n++] = c;
+    }
+    got = got || c == '\n';
+    c = 0;
+    buf[n] = '\0';
     if (restore) {
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
         fputc('\n', stderr);
     }
-    if (ok)
-        buf[strcspn(buf, "\r\n")] = '\0';
-    return ok;
+    buf[strcspn(buf, "\r")] = '\0';
+    return got;
 }
 
 /* json-c hands out its buffers as const, but they live in its writable heap. */
@@ -141,37 +158,109 @@ static void wipe_owned(const char *s)
     mz_zero_string(w);
 }
 
-/* Zeroes every string value inside J. */
-static void wipe_strings(json_object *j)
+/* The string values of a JSON tree, held aside while json-c lays the tree out: json-c
+ * grows its output buffer with realloc and frees the old copies unwiped, so the tree it
+ * lays out holds only placeholders ("TAG" and an index), and the values go to stdout
+ * from here. TAG is random: no value can look like one. */
+struct held_strings {
+    char tag[24];
+    char **text;
+    size_t n, cap;
+};
+
+static bool hold_strings(json_object *j, struct held_strings *h)
 {
     switch (json_object_get_type(j)) {
-    case json_type_string: wipe_owned(json_object_get_string(j)); break;
+    case json_type_string: {
+        const char *s = json_object_get_string(j);
+        size_t len = (size_t)json_object_get_string_len(j);
+        if (h->n == h->cap) {
+            size_t cap = h->cap == 0 ? 16 : 2 * h->cap;
+            char **grown = realloc(h->text, cap * sizeof(*grown)); /* pointers only */
+            if (grown == NULL)
+                return false;
+            h->text = grown;
+            h->cap = cap;
+        }
+        char *copy = malloc(len + 1);
+        if (copy == NULL)
+            return false;
+        memcpy(copy, s, len);
+        copy[len] = '\0';
+        wipe_owned(s);
+        char placeholder[48];
+        snprintf(placeholder, sizeof(placeholder), "%s%zu", h->tag, h->n);
+        h->text[h->n++] = copy;
+        return json_object_set_string(j, placeholder) == 1;
+    }
     case json_type_array:
         for (size_t i = 0; i < json_object_array_length(j); i++)
-            wipe_strings(json_object_array_get_idx(j, i));
-        break;
+            if (!hold_strings(json_object_array_get_idx(j, i), h))
+                return false;
+        return true;
     case json_type_object: {
         json_object_object_foreach(j, key, value)
         {
             (void)key;
-            wipe_strings(value);
+            if (!hold_strings(value, h))
+                return false;
         }
-        break;
+        return true;
     }
-    default: break;
+    default: return true;
+    }
+}
+
+/* S as the inside of a JSON string. */
+static void put_json_chars(const char *s)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
     }
 }
 
 void enroll_print_json(json_object *j, bool secret)
 {
-    const char *text =
-        json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE);
-    printf("%s\n", text);
-    fflush(stdout);
-    if (secret) {
-        wipe_owned(text);
-        wipe_strings(j);
+    const int flags = JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE;
+    if (!secret) {
+        printf("%s\n", json_object_to_json_string_ext(j, flags));
+        fflush(stdout);
+        json_object_put(j);
+        return;
     }
+    struct held_strings h = {.n = 0};
+    unsigned char nonce[8];
+    if (mz_random(nonce, sizeof(nonce)) != MZ_OK) /* then only the tag's shape keeps it apart */
+        memset(nonce, 0, sizeof(nonce));
+    snprintf(h.tag, sizeof(h.tag), "mz%02x%02x%02x%02x%02x%02x%02x%02x-", nonce[0], nonce[1],
+             nonce[2], nonce[3], nonce[4], nonce[5], nonce[6], nonce[7]);
+    if (!hold_strings(j, &h)) {
+        fprintf(stderr, "mnzone-enroll: %s\n", _("out of memory"));
+    } else {
+        const char *p = json_object_to_json_string_ext(j, flags), *q;
+        size_t tag_len = strlen(h.tag);
+        while ((q = strstr(p, h.tag)) != NULL) {
+            fwrite(p, 1, (size_t)(q - p), stdout);
+            char *end;
+            unsigned long i = strtoul(q + tag_len, &end, 10);
+            if (i < h.n)
+                put_json_chars(h.text[i]);
+            p = end;
+        }
+        printf("%s\n", p);
+    }
+    fflush(stdout);
+    for (size_t i = 0; i < h.n; i++) {
+        mz_zero_string(h.text[i]);
+        free(h.text[i]);
+    }
+    free(h.text);
     json_object_put(j);
 }
 

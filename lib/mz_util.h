@@ -54,6 +54,12 @@ void mz_free_string(char *s);
 /* Fills BUF with LEN bytes from getrandom(2); returns MZ_OK or MZ_ERR_CRYPTO. */
 int mz_random(void *buf, size_t len);
 
+/* For mnzone-enroll and mnzoned, which hold keys and secrets: no core file, and no
+ * ptrace by other processes of the same user. Secrets also pass through library buffers
+ * that cannot all be wiped (stdio's), and a core file would keep them. Never called by
+ * the module: the process it runs in is not its own. */
+void mz_keep_out_of_core_dumps(void);
+
 /* Parses a whole decimal number in [MIN, MAX]; returns false on anything else. */
 bool mz_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 
