@@ -108,14 +108,19 @@ static int load_config(struct daemon *d, mz_err *e)
 }
 
 /* Opens the store, or opens it again when the file was replaced or its owner or mode
- * changed (the open checks them); the key file is read again when it changed. */
-static int ready_store(struct daemon *d, mz_err *e)
+ * changed (the open checks them); the key file is read again when it changed. FIRST:
+ * a login's first question, when the folders on the way are walked again. */
+static int ready_store(struct daemon *d, bool first, mz_err *e)
 {
     struct stat st;
-    /* the folders on the way, as a login without mnzoned checks them at each open: one
-     * that others can now write is refused although the open files are still ours */
-    int rc = mz_check_folders(d->cfg.store, NULL, 0, e);
-    if (rc == MZ_OK)
+    /* the folders on the way, as a login without mnzoned checks them when it opens the
+     * store: one that others can now write is refused although the open files are still
+     * ours. Once per login (a dozen lstat calls each time, a tenth of the daemon's time
+     * if done at every request). */
+    int rc = MZ_OK;
+    if (first)
+        rc = mz_check_folders(d->cfg.store, NULL, 0, e);
+    if (rc == MZ_OK && first)
         rc = mz_check_folders(d->cfg.key_file, NULL, 0, e);
     if (rc != MZ_OK)
         return rc;
@@ -255,7 +260,7 @@ static void serve(struct daemon *d, const struct mz_msg *req, struct mz_msg *rep
         rc =
             mz_fail(&e, MZ_ERR_NOUSER, "mnzoned serves another configuration (%s)", d->config_path);
     if (rc == MZ_OK) {
-        rc = ready_store(d, &e);
+        rc = ready_store(d, first, &e);
         /* a store it cannot use now is the module's to judge, exactly as without mnzoned */
         if (rc != MZ_OK && first) {
             say(LOG_ERR, "%s", e.msg);
@@ -415,7 +420,7 @@ int main(int argc, char **argv)
     }
     openlog("mnzoned", LOG_PID, LOG_AUTHPRIV);
     if (mz_crypto_init(&e) != MZ_OK || load_config(&d, &e) != MZ_OK ||
-        ready_store(&d, &e) != MZ_OK) {
+        ready_store(&d, true, &e) != MZ_OK) {
         say(LOG_ERR, "%s", e.msg);
         close_store(&d);
         return 4;
