@@ -25,17 +25,6 @@ static size_t bytes_len;
 static unsigned long found;
 static bool armed;
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 __attribute__((constructor)) static void arm(void)
 {
     const char *t = getenv("MZ_FREESCAN_TEXT");
@@ -44,14 +33,9 @@ __attribute__((constructor)) static void arm(void)
         text_len = strlen(t);
         memcpy(text, t, text_len);
     }
-    for (size_t i = 0; h != NULL && h[2 * i] != '\0' && h[2 * i + 1] != '\0' && i < sizeof(bytes);
-         i++) {
-        int hi = hex_value(h[2 * i]), lo = hex_value(h[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            break;
-        bytes[i] = (unsigned char)(hi * 16 + lo);
+    for (size_t i = 0; h != NULL && i < sizeof(bytes) && sscanf(h + 2 * i, "%2hhx", &bytes[i]) == 1;
+         i++)
         bytes_len = i + 1;
-    }
     armed = text_len >= 8 || bytes_len >= 8; /* a short needle would match by chance */
 }
 
