@@ -34,7 +34,7 @@ cleanup() {
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
-bench=$work/bench-pam
+bench=$a/bench/bench-pam-ab # in the build: /var/tmp may be mounted noexec
 gcc -O2 "$top/bench/bench-pam.c" -lpam -loath -o "$bench"
 "$bench" make "$users" "$work/users" >/dev/null
 

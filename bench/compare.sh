@@ -215,7 +215,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
 echo "# mnzone against pam_oath and google-authenticator"
 echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')),"
-echo "Linux $(uname -r), $fs, work folder under $build."
+echo "Linux $(uname -r), $fs, work folder $work."
 echo "Modules: pam_mnzone from $build, pam_oath $(version libpam-oath),"
 echo "pam_google_authenticator $(version libpam-google-authenticator), pam_permit $(version libpam-modules)."
 echo "syslog: $syslog."

@@ -232,7 +232,9 @@ static bool check_folders_of(struct check *ck, const char *path, const char *why
     mz_err e;
     if (mz_check_folders(path, bad, sizeof(bad), &e) == MZ_OK || bad[0] == '\0' || is_missing(bad))
         return false;
-    add_owned(ck, bad, 0, SEV_ERROR, xstrdup(after_path(e.msg, bad)), why, config_fix(bad));
+    /* a link on the way is refused for its owner only: its target was walked too */
+    char *fix = is_link(bad) ? xprintf(_("chown -h root %s"), bad) : config_fix(bad);
+    add_owned(ck, bad, 0, SEV_ERROR, xstrdup(after_path(e.msg, bad)), why, fix);
     return true;
 }
 

@@ -140,7 +140,7 @@ bool enroll_read_hidden(const char *prompt, char *buf, size_t len)
             buf[n++] = c;
     }
     got = got || c == '\n';
-    c = 0;
+    sodium_memzero(&c, sizeof(c));
     buf[n] = '\0';
     if (restore) {
         tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
@@ -158,64 +158,100 @@ static void wipe_owned(const char *s)
     mz_zero_string(w);
 }
 
-/* The string values of a JSON tree, held aside while json-c lays the tree out: json-c
- * grows its output buffer with realloc and frees the old copies unwiped, so the tree it
- * lays out holds only placeholders ("TAG" and an index), and the values go to stdout
- * from here. TAG is random: no value can look like one. */
-struct held_strings {
-    char tag[24];
-    char **text;
-    size_t n, cap;
-};
-
-static bool hold_strings(json_object *j, struct held_strings *h)
+/* Zeroes every string value inside J. */
+static void wipe_strings(json_object *j)
 {
     switch (json_object_get_type(j)) {
-    case json_type_string: {
-        const char *s = json_object_get_string(j);
-        size_t len = (size_t)json_object_get_string_len(j);
-        if (h->n == h->cap) {
-            size_t cap = h->cap == 0 ? 16 : 2 * h->cap;
-            char **grown = realloc(h->text, cap * sizeof(*grown)); /* pointers only */
-            if (grown == NULL)
-                return false;
-            h->text = grown;
-            h->cap = cap;
-        }
-        char *copy = malloc(len + 1);
-        if (copy == NULL)
-            return false;
-        memcpy(copy, s, len);
-        copy[len] = '\0';
-        wipe_owned(s);
-        char placeholder[48];
-        snprintf(placeholder, sizeof(placeholder), "%s%zu", h->tag, h->n);
-        h->text[h->n++] = copy;
-        return json_object_set_string(j, placeholder) == 1;
-    }
+    case json_type_string: wipe_owned(json_object_get_string(j)); break;
     case json_type_array:
         for (size_t i = 0; i < json_object_array_length(j); i++)
-            if (!hold_strings(json_object_array_get_idx(j, i), h))
-                return false;
-        return true;
+            wipe_strings(json_object_array_get_idx(j, i));
+        break;
     case json_type_object: {
         json_object_object_foreach(j, key, value)
         {
             (void)key;
-            if (!hold_strings(value, h))
-                return false;
+            wipe_strings(value);
         }
-        return true;
+        break;
     }
-    default: return true;
+    default: break;
     }
 }
 
-/* S as the inside of a JSON string. */
-static void put_json_chars(const char *s)
+/* The string values of a JSON tree, held aside while json-c lays the tree out: json-c
+ * grows its output buffer with realloc and frees the old copies unwiped, so the tree it
+ * lays out holds placeholders ("TAG" and an index), and the values go to stdout from
+ * here. TAG is random: no value can look like one. A value that cannot be held aside
+ * (no memory) stays in the tree and is printed by json-c: the output is right either
+ * way, and every copy is wiped at the end. */
+struct held_strings {
+    char tag[24];
+    struct held {
+        char *text;
+        size_t len;
+    } * v;
+    size_t n, cap;
+};
+
+static void hold_string(json_object *j, struct held_strings *h)
 {
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
+    const char *s = json_object_get_string(j);
+    size_t len = (size_t)json_object_get_string_len(j);
+    if (h->n == h->cap) {
+        size_t cap = h->cap == 0 ? 16 : 2 * h->cap;
+        struct held *grown = realloc(h->v, cap * sizeof(*grown)); /* pointers only */
+        if (grown == NULL)
+            return;
+        h->v = grown;
+        h->cap = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (copy == NULL)
+        return;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    char placeholder[48];
+    snprintf(placeholder, sizeof(placeholder), "%s%zu", h->tag, h->n);
+    char *owned;
+    memcpy(&owned, &s, sizeof(owned)); /* json-c's own buffer, handed out as const */
+    sodium_memzero(owned, len);        /* before json-c reuses or frees it */
+    if (json_object_set_string(j, placeholder) != 1) {
+        memcpy(owned, copy, len); /* unchanged by json-c: the value again */
+        sodium_memzero(copy, len);
+        free(copy);
+        return;
+    }
+    h->v[h->n].text = copy;
+    h->v[h->n].len = len;
+    h->n++;
+}
+
+static void hold_strings(json_object *j, struct held_strings *h)
+{
+    switch (json_object_get_type(j)) {
+    case json_type_string: hold_string(j, h); break;
+    case json_type_array:
+        for (size_t i = 0; i < json_object_array_length(j); i++)
+            hold_strings(json_object_array_get_idx(j, i), h);
+        break;
+    case json_type_object: {
+        json_object_object_foreach(j, key, value)
+        {
+            (void)key;
+            hold_strings(value, h);
+        }
+        break;
+    }
+    default: break;
+    }
+}
+
+/* The LEN bytes at S as the inside of a JSON string. */
+static void put_json_chars(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\')
             printf("\\%c", c);
         else if (c < 0x20)
@@ -240,27 +276,26 @@ void enroll_print_json(json_object *j, bool secret)
         memset(nonce, 0, sizeof(nonce));
     snprintf(h.tag, sizeof(h.tag), "mz%02x%02x%02x%02x%02x%02x%02x%02x-", nonce[0], nonce[1],
              nonce[2], nonce[3], nonce[4], nonce[5], nonce[6], nonce[7]);
-    if (!hold_strings(j, &h)) {
-        fprintf(stderr, "mnzone-enroll: %s\n", _("out of memory"));
-    } else {
-        const char *p = json_object_to_json_string_ext(j, flags), *q;
-        size_t tag_len = strlen(h.tag);
-        while ((q = strstr(p, h.tag)) != NULL) {
-            fwrite(p, 1, (size_t)(q - p), stdout);
-            char *end;
-            unsigned long i = strtoul(q + tag_len, &end, 10);
-            if (i < h.n)
-                put_json_chars(h.text[i]);
-            p = end;
-        }
-        printf("%s\n", p);
+    hold_strings(j, &h);
+    const char *text = json_object_to_json_string_ext(j, flags), *p = text, *q;
+    size_t tag_len = strlen(h.tag);
+    while ((q = strstr(p, h.tag)) != NULL) {
+        fwrite(p, 1, (size_t)(q - p), stdout);
+        char *end;
+        unsigned long i = strtoul(q + tag_len, &end, 10);
+        if (i < h.n)
+            put_json_chars(h.v[i].text, h.v[i].len);
+        p = end;
     }
+    printf("%s\n", p);
     fflush(stdout);
+    wipe_owned(text); /* it holds the values that could not be held aside */
+    wipe_strings(j);
     for (size_t i = 0; i < h.n; i++) {
-        mz_zero_string(h.text[i]);
-        free(h.text[i]);
+        sodium_memzero(h.v[i].text, h.v[i].len);
+        free(h.v[i].text);
     }
-    free(h.text);
+    free(h.v);
     json_object_put(j);
 }
 

@@ -162,6 +162,8 @@ static int walk_folders(const char *dir, bool *links, char *bad, size_t bad_len,
 {
     char prefix[PATH_MAX];
     size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/') /* "//" from dirname: the holder is "/" */
+        len--;
     for (size_t i = 0; i <= len; i++) {
         if (i != 0 && dir[i] != '/' && dir[i] != '\0')
             continue;

@@ -1676,7 +1676,9 @@ static void test_folder_on_the_way_writable(void **state)
     assert_int_equal(chmod(f->top, 0700), 0);
     expect_rc(&r, PAM_AUTHINFO_UNAVAIL);
     expect_log(&r, "writable by group or others");
-    expect_log(&r, f->top);
+    char named[PATH_LEN + 32];
+    snprintf(named, sizeof(named), "%s: writable by group or others", f->top);
+    expect_log(&r, named);
     expect_secret_kept(f, &r, code);
     expect_untouched(f, "alice", &before);
     /* closed again, the same code logs in */

@@ -1,10 +1,11 @@
 /* freescan.so: a test tool, preloaded into mnzone-enroll by tests/cli/test_cli_wipe.sh.
  * It looks into every heap block as it is freed (by free or realloc, in mnzone's code or
  * in any library: stdio, libcsv, json-c, libpng) for a secret, given in the environment
- * as text (MZ_FREESCAN_TEXT, a base32 secret) and as bytes (MZ_FREESCAN_HEX). At exit it
- * writes "freed-with-secret N" to the file MZ_FREESCAN_OUT, and the first such block's
- * call stack to stderr. A block still holding a secret when it is freed is a copy
- * nobody wiped. Never part of the installed product. */
+ * as text (MZ_FREESCAN_TEXT, a base32 secret) and as bytes (MZ_FREESCAN_HEX), and at
+ * exit into stdin's stdio buffer, which is never freed. At exit it writes
+ * "freed-with-secret N" and "stdin-buffer-with-secret 0|1" to the file MZ_FREESCAN_OUT,
+ * and the first freed block's call stack to stderr. A block still holding a secret when it is freed
+ * is a copy nobody wiped. Never part of the installed product. */
 #define _GNU_SOURCE
 #include <execinfo.h>
 #include <fcntl.h>
@@ -88,8 +89,16 @@ __attribute__((destructor)) static void report(void)
     int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return;
-    char line[64];
-    int len = snprintf(line, sizeof(line), "freed-with-secret %lu\n", found);
+    /* stdin's stdio buffer is never freed: it is looked into here, at exit */
+    unsigned long in_stdin = 0;
+    if (armed && stdin != NULL && stdin->_IO_buf_base != NULL) {
+        size_t n = (size_t)(stdin->_IO_buf_end - stdin->_IO_buf_base);
+        in_stdin = (text_len > 0 && memmem(stdin->_IO_buf_base, n, text, text_len) != NULL) ||
+                   (bytes_len > 0 && memmem(stdin->_IO_buf_base, n, bytes, bytes_len) != NULL);
+    }
+    char line[96];
+    int len = snprintf(line, sizeof(line), "freed-with-secret %lu\nstdin-buffer-with-secret %lu\n",
+                       found, in_stdin);
     if (len > 0)
         write(fd, line, (size_t)len);
     close(fd);
