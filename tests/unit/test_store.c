@@ -373,6 +373,34 @@ static void test_check_folders_links_and_relative(void **state)
     assert_non_null(strstr(e.msg, "a link owned by uid 65534"));
 }
 
+/* Odd spellings and odd folders: doubled slashes, "/" itself, a missing folder (named,
+ * and told apart as a configuration error), a file where a folder should be. */
+static void test_check_folders_odd_paths(void **state)
+{
+    struct fx *f = *state;
+    mz_err e = {""};
+    char doubled[PATH_MAX], missing[PATH_MAX], gone[PATH_MAX], file[PATH_MAX], below[PATH_MAX];
+    char bad[PATH_MAX];
+    assert_true(snprintf(doubled, sizeof(doubled), "/%s//x.db", f->dir.path) < PATH_MAX);
+    assert_int_equal(mz_check_folders(doubled, bad, sizeof(bad), &e), MZ_OK);
+    assert_string_equal(bad, "");
+    assert_int_equal(mz_check_folders("//x.db", bad, sizeof(bad), &e), MZ_OK);
+    assert_int_equal(mz_check_folders("/x.db", bad, sizeof(bad), &e), MZ_OK);
+
+    mzt_path(gone, sizeof(gone), f->dir.path, "gone");
+    mzt_path(missing, sizeof(missing), gone, "sub/x.db");
+    assert_int_equal(mz_check_folders(missing, bad, sizeof(bad), &e), MZ_ERR_CONFIG);
+    assert_string_equal(bad, gone);
+    assert_non_null(strstr(e.msg, "cannot stat"));
+
+    mzt_path(file, sizeof(file), f->dir.path, "plain");
+    mzt_write_text(file, "x", 0600);
+    mzt_path(below, sizeof(below), file, "x.db");
+    assert_int_equal(mz_check_folders(below, bad, sizeof(bad), &e), MZ_ERR_PERM);
+    assert_string_equal(bad, file);
+    assert_non_null(strstr(e.msg, "not a directory"));
+}
+
 static void test_open_not_a_store(void **state)
 {
     struct fx *f = *state;
@@ -1331,6 +1359,7 @@ int main(void)
         T(test_open_dir_symlink),
         T(test_open_ancestor_modes),
         T(test_check_folders_links_and_relative),
+        T(test_check_folders_odd_paths),
         T(test_open_not_a_store),
         T(test_wal_and_sync),
         T(test_staff_round_trip),
