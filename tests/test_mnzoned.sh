@@ -143,6 +143,58 @@ else
     done
 fi
 
+# Requests that are wrong: answered with an error that says why, nothing decided.
+cfgfields="store=$work/mnzone.db key_file=$work/mnzone.key $policy"
+# asked NAME WHAT FIELDS...: sends FIELDS; passes when the reply is an error saying WHAT.
+asked() {
+    local name=$1 what=$2
+    shift 2
+    "$ask" "$sock" "$@" >"$work/reply" 2>&1
+    if grep -q '^rc=[1-9]' "$work/reply" && grep -q "$what" "$work/reply"; then ok "$name"; else
+        not_ok "$name"; sed 's/^/# /' "$work/reply"; fi
+}
+before=$(audit_rows)
+# shellcheck disable=SC2086
+asked "another protocol version: refused" "unknown protocol version" v=9 op=status $cfgfields user=taro now="$(date +%s)"
+# shellcheck disable=SC2086
+asked "an unknown request: refused" "unknown request" v=1 op=unlock $cfgfields user=taro now="$(date +%s)"
+# shellcheck disable=SC2086
+asked "a status without a user: malformed" "malformed request" v=1 op=status $cfgfields now="$(date +%s)"
+# shellcheck disable=SC2086
+asked "a status for a bad login name: malformed" "malformed request" v=1 op=status $cfgfields user=../x now="$(date +%s)"
+# shellcheck disable=SC2086
+asked "an attempt without its time: malformed" "malformed request" v=1 op=attempt $cfgfields user=taro service=mz-ask privileged=0 input=313233343536
+# shellcheck disable=SC2086
+asked "an account question without a time: malformed" "malformed request" v=1 op=account $cfgfields user=taro
+check "wrong requests: nothing written ($(audit_rows) audit events, $before before)" [ "$(audit_rows)" = "$before" ]
+
+# A client that is not root gets no answer at all. The socket is root's only (0600 in a
+# 0700 folder), so the test opens the way for uid 65534 for a moment.
+if command -v setpriv >/dev/null 2>&1 && setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
+    modes=$(stat -c %a "$work" "$work/run" "$sock" | tr '\n' ' ')
+    chmod 0711 "$work" "$work/run"
+    chmod 0666 "$sock"
+    if setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$ask"; then
+        # shellcheck disable=SC2086
+        setpriv --reuid=65534 --regid=65534 --clear-groups timeout 5 "$ask" "$sock" v=1 op=status \
+            $cfgfields user=taro now="$(date +%s)" >"$work/reply" 2>&1
+        st=$?
+        check "a client that is not root: no answer (mz-ask exit $st)" [ "$st" = 1 ]
+        no_state() { ! grep -q '^state=' "$work/reply"; }
+        check "a client that is not root: no field of the store sent" no_state
+    else
+        skip "a client that is not root" "uid 65534 cannot run $ask"
+        skip "a client that is not root: nothing sent" "uid 65534 cannot run $ask"
+    fi
+    read -r m_work m_run m_sock <<<"$modes"
+    chmod "$m_work" "$work"
+    chmod "$m_run" "$work/run"
+    chmod "$m_sock" "$sock"
+else
+    skip "a client that is not root" "setpriv cannot drop to uid 65534 here"
+    skip "a client that is not root: nothing sent" "setpriv cannot drop to uid 65534 here"
+fi
+
 # A request sent a byte every 0.3 s (about a minute for the whole): mnzoned gives it
 # 1 s in all, not 1 s per byte, and goes on serving others meanwhile.
 status="v=1 op=status store=$work/mnzone.db key_file=$work/mnzone.key $policy user=taro"
