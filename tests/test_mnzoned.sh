@@ -212,4 +212,54 @@ kill $slow 2>/dev/null
 kill -TERM $pid
 ended $pid
 check "after these requests: SIGTERM, exit 0 ($st)" [ "$st" = 0 ]
+
+# Replies mnzoned never sends, from a stand-in (tests/tools/fake-mnzoned.py), to a real
+# login through the built module (tests/tools/mz-login): anything short of a whole,
+# well-formed answer refuses the login. The first case, every field right, logs in:
+# it shows the stand-in speaks the protocol, so the refusals are the module's doing.
+fake="$MZ_SRCDIR/tests/tools/fake-mnzoned.py"
+module="$B/pam_module/.libs/pam_mnzone.so"
+status_ok="rc=0;state=4;locked_until=0;has_hwkey=0;key_rc=0;key_msg="
+attempt_ok="rc=0;outcome=0;step=1;failures_before=0;locked_now=0;locked_until=0;method=0;last_at=0;failures_since=0;last_host=;last_service="
+mkdir -m 0700 "$work/fake" "$work/fake/pam.d"
+sed "s|^daemon_socket = .*|daemon_socket = $work/fake/fake.sock|" "$work/mnzone.conf" >"$work/fake/mnzone.conf"
+chmod 600 "$work/fake/mnzone.conf"
+printf 'auth required %s config=%s\naccount required %s config=%s\n' "$module" "$work/fake/mnzone.conf" \
+    "$module" "$work/fake/mnzone.conf" >"$work/fake/pam.d/mz-fake"
+# faked NAME EXPECT STATUS ATTEMPT: a login of taro with the stand-in answering status
+# and attempt so (account always well); EXPECT is Success or refused.
+faked() {
+    local name=$1 expect=$2 fpid got
+    python3 "$fake" "$work/fake/fake.sock" "status=$3" "attempt=$4" account="rc=0;state=0" 2>/dev/null &
+    fpid=$!
+    for _ in $(seq 50); do [ -S "$work/fake/fake.sock" ] && break; sleep 0.1; done
+    echo 123456 | timeout 30 "$B/tests/tools/mz-login" mz-fake taro "$work/fake/pam.d" >"$work/reply" 2>&1
+    kill "$fpid" 2>/dev/null
+    wait "$fpid" 2>/dev/null
+    rm -f "$work/fake/fake.sock"
+    got=$(sed -n 's/^pam_authenticate: //p' "$work/reply")
+    if { [ "$expect" = Success ] && [ "$got" = Success ]; } ||
+        { [ "$expect" = refused ] && [ -n "$got" ] && [ "$got" != Success ]; }; then
+        ok "$name ($got)"
+    else
+        not_ok "$name: pam_authenticate: ${got:-nothing}, expected $expect"
+        sed 's/^/# /' "$work/reply"
+    fi
+}
+if command -v python3 >/dev/null 2>&1 && [ -x "$B/tests/tools/mz-login" ]; then
+    faked "stand-in, every field right: logs in" Success "$status_ok" "$attempt_ok"
+    faked "status without the user's state: refused" refused "rc=0;locked_until=0;has_hwkey=0;key_rc=0;key_msg=" "$attempt_ok"
+    faked "status without rc: refused" refused "state=4;locked_until=0;has_hwkey=0;key_rc=0;key_msg=" "$attempt_ok"
+    faked "status with a state out of range: refused" refused "${status_ok/state=4/state=9}" "$attempt_ok"
+    faked "attempt answered with rc and outcome only: refused" refused "$status_ok" "rc=0;outcome=0"
+    faked "attempt with an outcome out of range: refused" refused "$status_ok" "${attempt_ok/outcome=0/outcome=99}"
+    faked "attempt with outcome -1: refused" refused "$status_ok" "${attempt_ok/outcome=0/outcome=-1}"
+    faked "attempt with an error rc and outcome 0: refused" refused "$status_ok" "${attempt_ok/rc=0/rc=5}"
+    faked "attempt not answered (hung up): refused" refused "$status_ok" close
+else
+    for what in "every field right" "status without state" "status without rc" "state out of range" \
+        "attempt rc and outcome only" "outcome out of range" "outcome -1" "error rc" "hung up"; do
+        skip "stand-in mnzoned: $what" "python3 or mz-login missing"
+    done
+fi
 echo "1..$n"
