@@ -386,6 +386,21 @@ else
     ok "# SKIP no ja_JP.UTF-8 locale: html lang ja not checked"
 fi
 
+# ---- what a login prompt can bring into the report: a typed user name with C1 control
+#      characters (U+009B, the one-byte CSI of some terminals) and U+FFFE; the module
+#      audits unknown names as they were typed
+sq "INSERT INTO audit (seq, at, host, service, tty, rhost, user, actor, event, method, result,
+    reason, prev_hash, hash) VALUES ((SELECT COALESCE(max(seq), 0) + 1 FROM audit),
+    '$(date -u +%Y-%m-%dT%H:%M:%SZ)', '$host', 'login', 'tty9', 'r' || char(133) || 'h',
+    'ev' || char(155) || '2J' || char(65534) || 'il', 'ev', 'auth', 'totp', 'failure', 'unknown user',
+    zeroblob(32), zeroblob(32))"
+for fmt in text csv html; do
+    expect_exit "report ($fmt) with C1 characters in the audit log" 0 --config "$conf" report --format "$fmt"
+    check "report ($fmt): no C1 character and no U+FFFE" sh -c \
+        "! LC_ALL=C grep -q -P '\xc2[\x80-\x9f]|\xef\xbf\xbe|\x1b' '$work/out'"
+    has "report ($fmt): the typed name with ? in their place" "ev?2J?il" "$work/out"
+done
+
 # ---- coverage of staff_group: a real group with users (root only)
 
 if [ "${MZ_SYSTEM_TESTS:-0}" != 1 ] || [ "$(id -u)" -ne 0 ] || ! command -v useradd >/dev/null 2>&1 || ! command -v groupadd >/dev/null 2>&1; then
