@@ -213,6 +213,38 @@ kill -TERM $pid
 ended $pid
 check "after these requests: SIGTERM, exit 0 ($st)" [ "$st" = 0 ]
 
+# mnzoned needs no capability (mnzoned.service: CapabilityBoundingSet= empty): root
+# without any, it reads the store, decides an attempt and writes it.
+if command -v setpriv >/dev/null 2>&1 && command -v "$OATHTOOL" >/dev/null 2>&1 &&
+    setpriv --bounding-set=-all --inh-caps=-all true 2>/dev/null; then
+    setpriv --bounding-set=-all --inh-caps=-all --no-new-privs "$daemon" --config "$work/mnzone.conf" \
+        >"$work/out" 2>&1 &
+    pid=$!
+    pids+=("$pid")
+    listening "$sock"
+    is_capless() { grep -q '^CapEff:[[:space:]]*0*$' "/proc/$pid/status"; }
+    check "without capabilities: mnzoned runs with none (CapEff 0)" is_capless
+    # shellcheck disable=SC2086
+    "$ask" "$sock" $status now="$(date +%s)" >"$work/reply" 2>&1
+    check "without capabilities: a status is answered" grep -q '^state=4$' "$work/reply"
+    now=$(date +%s)
+    near=" $("$OATHTOOL" --totp -b $secret -N "@$((now - 60))" -w 4 | tr '\n' ' ') "
+    wrong=000000
+    for c in 000000 111111 222222 333333; do case $near in *" $c "*) ;; *) wrong=$c; break ;; esac; done
+    before=$(audit_rows)
+    ask_attempt "$now" "$wrong"
+    check "without capabilities: an attempt is decided (wrong code, outcome 1)" grep -q '^outcome=1$' "$work/reply"
+    check "without capabilities: and written ($(audit_rows) audit events, $before before)" \
+        [ "$(audit_rows)" -gt "$before" ]
+    kill -TERM $pid
+    ended $pid
+    check "without capabilities: SIGTERM, exit 0 ($st)" [ "$st" = 0 ]
+else
+    for what in "runs with none" "a status" "an attempt" "and written" "SIGTERM"; do
+        skip "without capabilities: $what" "setpriv or $OATHTOOL missing, or no bounding set to drop"
+    done
+fi
+
 # Replies mnzoned never sends, from a stand-in (tests/tools/fake-mnzoned.py), to a real
 # login through the built module (tests/tools/mz-login): anything short of a whole,
 # well-formed answer refuses the login. The first case, every field right, logs in:
