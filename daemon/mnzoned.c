@@ -118,11 +118,8 @@ static int ready_store(struct daemon *d, bool first, mz_err *e)
      * ours. Once per login (a dozen lstat calls each time, a tenth of the daemon's time
      * if done at every request). */
     int rc = MZ_OK;
-    if (first)
-        rc = mz_check_folders(d->cfg.store, NULL, 0, e);
-    if (rc == MZ_OK && first)
-        rc = mz_check_folders(d->cfg.key_file, NULL, 0, e);
-    if (rc != MZ_OK)
+    if (first && ((rc = mz_check_folders(d->cfg.store, NULL, 0, e)) != MZ_OK ||
+                  (rc = mz_check_folders(d->cfg.key_file, NULL, 0, e)) != MZ_OK))
         return rc;
     /* lstat: a link put in the store's place is a change, and the open refuses it */
     if (d->eng != NULL && (lstat(d->cfg.store, &st) != 0 || !same_file(&st, &d->store_st)))

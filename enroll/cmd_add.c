@@ -323,9 +323,7 @@ static int parse_add(struct enroll *en, int argc, char **argv, struct add_opts *
                 return status;
             break;
         case OPT_PROGRAM: o->program = true; break;
-        default:
-            return enroll_usage("add", _("unknown or incomplete option %s"),
-                                enroll_option_name(argv[optind - 1]));
+        default: return enroll_unknown_option("add", argv[optind - 1]);
         }
     }
     const char *login = operand_user("add", argc, argv, &status);
@@ -445,8 +443,7 @@ int cmd_reset(struct enroll *en, int argc, char **argv)
         if (c == OPT_PROGRAM)
             program = true;
         if (c != OPT_METHOD && c != OPT_PROGRAM && !secret_option(c, &o))
-            return enroll_usage("reset", _("unknown or incomplete option %s"),
-                                enroll_option_name(argv[optind - 1]));
+            return enroll_unknown_option("reset", argv[optind - 1]);
     }
     const char *login = operand_user("reset", argc, argv, &status);
     if (login == NULL)

@@ -122,8 +122,7 @@ static int parse_options(struct audit_opts *o, int argc, char **argv)
         /* verify checks the whole log: a filter would hide the break it looks for. */
         bool filter = c == 's' || c == 'u', verify_only = c == 'h';
         if (bit == 0)
-            return enroll_usage(o->command, _("unknown or incomplete option %s"),
-                                enroll_option_name(opt));
+            return enroll_unknown_option(o->command, opt);
         if ((filter && o->action == AUDIT_VERIFY) || (verify_only && o->action != AUDIT_VERIFY))
             return enroll_usage(o->command, _("%s: not an option of this command"), opt);
         if (seen & bit)

@@ -1681,8 +1681,7 @@ int cmd_check(struct enroll *en, int argc, char **argv)
         else if (c == 'j')
             json = true;
         else
-            return enroll_usage("check", _("unknown or incomplete option %s"),
-                                enroll_option_name(argv[optind - 1]));
+            return enroll_unknown_option("check", argv[optind - 1]);
     }
     if (optind != argc)
         return enroll_usage("check", "%s", _("check takes no operands"));

@@ -42,8 +42,7 @@ static int parse_code_opts(const char *command, int argc, char **argv, bool emer
         else if (c == 'h' || c == 'r')
             return enroll_usage(command, _("%s takes no --hours or --reason"), command);
         else
-            return enroll_usage(command, _("unknown or incomplete option %s"),
-                                enroll_option_name(argv[optind - 1]));
+            return enroll_unknown_option(command, argv[optind - 1]);
     }
     if (optind != argc - 1)
         return enroll_usage(command, "%s", _("give exactly one USER"));
@@ -158,8 +157,7 @@ int cmd_verify(struct enroll *en, int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c != 'j')
-            return enroll_usage("verify", _("unknown or incomplete option %s"),
-                                enroll_option_name(argv[optind - 1]));
+            return enroll_unknown_option("verify", argv[optind - 1]);
         json = true;
     }
     if (optind != argc - 1 && optind != argc - 2)

@@ -154,9 +154,7 @@ static int parse_import(struct enroll *en, int argc, char **argv, struct import 
                 return enroll_usage("import", "%s",
                                     _("--employment: expected regular, fiscal-year or contractor"));
             break;
-        default:
-            return enroll_usage("import", _("unknown or incomplete option %s"),
-                                enroll_option_name(argv[optind - 1]));
+        default: return enroll_unknown_option("import", argv[optind - 1]);
         }
     }
     if (optind != argc)

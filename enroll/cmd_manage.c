@@ -31,8 +31,7 @@ static int user_and_reason(const char *command, int argc, char **argv, bool want
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", want_reason ? longopts : longopts + 1, NULL)) != -1) {
         if (c != 'r')
-            return enroll_usage(command, _("unknown or incomplete option %s"),
-                                enroll_option_name(argv[optind - 1]));
+            return enroll_unknown_option(command, argv[optind - 1]);
         *reason = optarg;
     }
     if (optind != argc - 1)
@@ -159,8 +158,7 @@ int cmd_list(struct enroll *en, int argc, char **argv)
                 return enroll_usage("list", "%s", _("--json and --csv exclude each other"));
             ls.format = c == 'j' ? LIST_JSON : LIST_CSV;
         } else {
-            return enroll_usage("list", _("unknown or incomplete option %s"),
-                                enroll_option_name(argv[optind - 1]));
+            return enroll_unknown_option("list", argv[optind - 1]);
         }
     }
     if (optind != argc)

@@ -650,8 +650,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         if (c == 'f' && !parse_format(optarg, &f))
             return enroll_usage("report", "%s", _("--format: expected text, json, csv or html"));
         if (c != 'f' && c != 'j')
-            return enroll_usage("report", _("unknown or incomplete option %s"),
-                                enroll_option_name(argv[optind - 1]));
+            return enroll_unknown_option("report", argv[optind - 1]);
         if (c == 'j')
             f = FORMAT_JSON;
         if (chosen && f != o->format)

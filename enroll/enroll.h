@@ -62,9 +62,10 @@ int enroll_fill_staff(struct enroll *en, const char *command, const struct staff
                       struct mz_staff *staff);
 /* Prints one CSV field, quoted as RFC 4180 asks when needed; LAST ends the row (CRLF). */
 void enroll_csv_field(const char *s, bool last);
-/* ARG as typed, up to its '=': what a usage error shows of an option (a mistyped
- * --secret=... must not put the secret on the terminal). */
-const char *enroll_option_name(const char *arg);
+/* The usage error for an unknown or incomplete option ARG of COMMAND, showing ARG only
+ * up to its '=' (a mistyped --secret=... must not put the secret on the terminal);
+ * returns EXIT_USAGE. */
+int enroll_unknown_option(const char *command, const char *arg);
 /* Reads one line with echo off when stdin is a terminal (after PROMPT), else plainly;
  * with read(2), so that no stdio buffer keeps a copy. False at end of input. */
 bool enroll_read_hidden(const char *prompt, char *buf, size_t len);

@@ -15,18 +15,9 @@
 #define USERSFILE_MAX (64L * 1024 * 1024)
 #define GA_FILE_MAX 4096
 
-/* Wipes and frees LEN bytes at BUF: the parsers cut the text with NULs, so its string
- * length says nothing of what it holds. */
-static void wipe_free(char *buf, size_t len)
-{
-    if (buf == NULL)
-        return;
-    explicit_bzero(buf, len);
-    free(buf);
-}
-
 /* Reads all of PATH (a regular file, no link followed, at most MAX bytes) into a
- * NUL-terminated buffer of *SIZE bytes, to be freed with wipe_free. */
+ * NUL-terminated buffer of *SIZE bytes, to be freed with mz_free_bytes (the parsers cut
+ * the text with NULs, so its string length says nothing of what it holds). */
 static int slurp(const char *path, long max, char **text, size_t *size, mz_err *e)
 {
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -47,12 +38,12 @@ static int slurp(const char *path, long max, char **text, size_t *size, mz_err *
     close(fd);
     if (buf == NULL || n < 0) {
         int err = errno;
-        wipe_free(buf, got);
+        mz_free_bytes(buf, got);
         return mz_fail(e, MZ_ERR_INPUT, _("%s: cannot read: %s"), path, strerror(err));
     }
     buf[got] = '\0';
     if (memchr(buf, '\0', got) != NULL) {
-        wipe_free(buf, got);
+        mz_free_bytes(buf, got);
         return mz_fail(e, MZ_ERR_INPUT, _("%s: contains a NUL byte"), path);
     }
     *text = buf;
@@ -173,7 +164,7 @@ int oath_users_read(const char *path, struct oath_users *u, mz_err *e)
         snprintf(o->login, sizeof(o->login), "%s", fields[1]);
         u->n++;
     }
-    wipe_free(text, size);
+    mz_free_bytes(text, size);
     if (rc != MZ_OK)
         oath_users_free(u);
     else if (u->n > 0) /* qsort's array must not be NULL, even for no elements */
@@ -228,7 +219,7 @@ int google_authenticator_read(const char *path, unsigned period, uint8_t *secret
         rc = mz_fail(e, MZ_ERR_INPUT,
                      _("%s: codes every %lu s, but totp_period is %u; enrol the user anew"), path,
                      step, period);
-    wipe_free(text, size);
+    mz_free_bytes(text, size);
     if (rc != MZ_OK)
         sodium_memzero(secret, MZ_SECRET_MAX);
     return rc;

@@ -88,11 +88,11 @@ static bool formula_like(const char *s)
     return false;
 }
 
-const char *enroll_option_name(const char *arg)
+int enroll_unknown_option(const char *command, const char *arg)
 {
-    static char shown[64];
+    char shown[64];
     snprintf(shown, sizeof(shown), "%.*s", (int)strcspn(arg, "="), arg);
-    return shown;
+    return enroll_usage(command, _("unknown or incomplete option %s"), shown);
 }
 
 void enroll_csv_field(const char *s, bool last)
@@ -151,11 +151,16 @@ bool enroll_read_hidden(const char *prompt, char *buf, size_t len)
 }
 
 /* json-c hands out its buffers as const, but they live in its writable heap. */
-static void wipe_owned(const char *s)
+static char *owned_buffer(const char *s)
 {
     char *w;
     memcpy(&w, &s, sizeof(w));
-    mz_zero_string(w);
+    return w;
+}
+
+static void wipe_owned(const char *s)
+{
+    mz_zero_string(owned_buffer(s));
 }
 
 /* Zeroes every string value inside J. */
@@ -213,13 +218,11 @@ static void hold_string(json_object *j, struct held_strings *h)
     copy[len] = '\0';
     char placeholder[48];
     snprintf(placeholder, sizeof(placeholder), "%s%zu", h->tag, h->n);
-    char *owned;
-    memcpy(&owned, &s, sizeof(owned)); /* json-c's own buffer, handed out as const */
-    sodium_memzero(owned, len);        /* before json-c reuses or frees it */
+    char *owned = owned_buffer(s);
+    sodium_memzero(owned, len); /* before json-c reuses or frees it */
     if (json_object_set_string(j, placeholder) != 1) {
         memcpy(owned, copy, len); /* unchanged by json-c: the value again */
-        sodium_memzero(copy, len);
-        free(copy);
+        mz_free_bytes(copy, len);
         return;
     }
     h->v[h->n].text = copy;
@@ -291,10 +294,8 @@ void enroll_print_json(json_object *j, bool secret)
     fflush(stdout);
     wipe_owned(text); /* it holds the values that could not be held aside */
     wipe_strings(j);
-    for (size_t i = 0; i < h.n; i++) {
-        sodium_memzero(h.v[i].text, h.v[i].len);
-        free(h.v[i].text);
-    }
+    for (size_t i = 0; i < h.n; i++)
+        mz_free_bytes(h.v[i].text, h.v[i].len);
     free(h.v);
     json_object_put(j);
 }

@@ -47,6 +47,13 @@ void mz_free_string(char *s)
     free(s);
 }
 
+void mz_free_bytes(void *buf, size_t len)
+{
+    if (buf != NULL)
+        explicit_bzero(buf, len);
+    free(buf);
+}
+
 int mz_random(void *buf, size_t len)
 {
     unsigned char *p = buf;

@@ -50,6 +50,9 @@ int mz_fail(mz_err *e, int rc, const char *fmt, ...) __attribute__((format(print
 void mz_zero_string(char *s);
 /* Zeroes then frees a string; NULL is allowed. */
 void mz_free_string(char *s);
+/* Zeroes LEN bytes at BUF, then frees it; NULL is allowed. For buffers whose string
+ * length says nothing of what they hold (cut with NULs, or holding NULs). */
+void mz_free_bytes(void *buf, size_t len);
 
 /* Fills BUF with LEN bytes from getrandom(2); returns MZ_OK or MZ_ERR_CRYPTO. */
 int mz_random(void *buf, size_t len);
