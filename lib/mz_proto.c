@@ -168,16 +168,21 @@ static int transfer(int fd, void *buf, size_t len, bool out, int64_t deadline, m
     return MZ_OK;
 }
 
-int mz_msg_send(int fd, const struct mz_msg *m, mz_err *e)
+size_t mz_msg_frame(const struct mz_msg *m, char frame[MZ_PROTO_FRAME_MAX])
 {
     uint32_t len = (uint32_t)m->len;
-    char frame[sizeof(len) + MZ_PROTO_MAX];
     memcpy(frame, &len, sizeof(len));
     /* the fields were split at '=' for lookup: put them back for the wire */
     memcpy(frame + sizeof(len), m->buf, m->len);
     for (unsigned i = 0; i < m->fields; i++)
         frame[sizeof(len) + (size_t)(m->value[i] - 1 - m->buf)] = '=';
-    int rc = transfer(fd, frame, sizeof(len) + m->len, true, 0, e);
+    return sizeof(len) + m->len;
+}
+
+int mz_msg_send(int fd, const struct mz_msg *m, mz_err *e)
+{
+    char frame[MZ_PROTO_FRAME_MAX];
+    int rc = transfer(fd, frame, mz_msg_frame(m, frame), true, 0, e);
     mz_zero_array(frame);
     return rc;
 }

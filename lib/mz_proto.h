@@ -60,6 +60,10 @@ bool mz_msg_get_int(const struct mz_msg *m, const char *key, int64_t min, int64_
  * within TIMEOUT_MS for the whole of it. MZ_ERR_STORE on a broken, silent or too slow
  * peer, MZ_ERR_INPUT on a malformed message. */
 int mz_msg_send(int fd, const struct mz_msg *m, mz_err *e);
+/* M's wire form (a 32-bit length, then "key=value\0" fields) into FRAME; returns its
+ * size. mz_msg_send sends it; tests/tools/mz-ask sends it a byte at a time. */
+#define MZ_PROTO_FRAME_MAX (4 + MZ_PROTO_MAX)
+size_t mz_msg_frame(const struct mz_msg *m, char frame[MZ_PROTO_FRAME_MAX]);
 int mz_msg_recv(int fd, struct mz_msg *m, unsigned timeout_ms, mz_err *e);
 
 /* The configuration a request is made under: mnzoned answers only when it equals its

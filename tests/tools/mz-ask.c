@@ -19,15 +19,10 @@
 
 static int send_slowly(int fd, const struct mz_msg *m, long ms)
 {
-    /* the wire form, as mz_msg_send writes it */
-    char frame[4 + MZ_PROTO_MAX];
-    uint32_t len = (uint32_t)m->len;
-    memcpy(frame, &len, sizeof(len));
-    memcpy(frame + sizeof(len), m->buf, m->len);
-    for (unsigned i = 0; i < m->fields; i++)
-        frame[sizeof(len) + (size_t)(m->value[i] - 1 - m->buf)] = '=';
+    char frame[MZ_PROTO_FRAME_MAX];
+    size_t size = mz_msg_frame(m, frame);
     struct timespec pause = {ms / 1000, (ms % 1000) * 1000000};
-    for (size_t i = 0; i < sizeof(len) + m->len; i++) {
+    for (size_t i = 0; i < size; i++) {
         if (send(fd, frame + i, 1, MSG_NOSIGNAL) != 1)
             return -1;
         nanosleep(&pause, NULL);
