@@ -66,13 +66,20 @@ static int say(const struct login *l, int style, const char *text)
     return rc == PAM_SUCCESS ? PAM_SUCCESS : PAM_CONV_ERR;
 }
 
+/* Whether the application gave a conversation function: a login without one is refused
+ * even when nothing needs to be asked (a key login with PAM_SILENT). */
+static bool have_conversation(pam_handle_t *pamh)
+{
+    const struct pam_conv *conv = NULL;
+    return pam_get_item(pamh, PAM_CONV, (const void **)&conv) == PAM_SUCCESS && conv != NULL &&
+           conv->conv != NULL;
+}
+
 /* Asks for the code with echo off. *INPUT must be freed with mz_free_string. */
 static int ask_code(pam_handle_t *pamh, char **input)
 {
-    const struct pam_conv *conv = NULL;
     *input = NULL;
-    if (pam_get_item(pamh, PAM_CONV, (const void **)&conv) != PAM_SUCCESS || conv == NULL ||
-        conv->conv == NULL)
+    if (!have_conversation(pamh))
         return PAM_CONV_ERR;
     int rc = pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, input, "%s", _("Verification code: "));
     if (rc != PAM_SUCCESS || *input == NULL) {
@@ -507,6 +514,10 @@ static int authenticate(struct login *l, struct engine *en)
 
     int rc;
     bool fall_back = true, has_totp = true;
+    if (!have_conversation(l->pamh)) {
+        record_denial(l, en, "auth", "conversation failed");
+        return PAM_CONV_ERR;
+    }
     if (status.has_hwkey) {
         /* the key is on this terminal: mnzoned cannot reach it */
         if (en->ops->key_login == NULL) {

@@ -673,12 +673,13 @@ static void run_account(const struct fx *f, const char *user, struct result *r)
     run_op(f, user, PAMTEST_ACCOUNT, "", r);
 }
 
-/* Runs pam_authenticate through libpamtest with the conversation FN and its DATA. */
-static void run_conv(const struct fx *f, const char *user, pam_conv_fn fn, void *data,
-                     struct result *r)
+/* Runs pam_authenticate with FLAGS through libpamtest with the conversation FN and its
+ * DATA. */
+static void run_conv_flags(const struct fx *f, const char *user, pam_conv_fn fn, void *data,
+                           int flags, struct result *r)
 {
     struct capture c;
-    struct pam_testcase tests[] = {pam_test(PAMTEST_AUTHENTICATE, PAM_SUCCESS)};
+    struct pam_testcase tests[] = {pam_test_flags(PAMTEST_AUTHENTICATE, PAM_SUCCESS, flags)};
     memset(r, 0, sizeof(*r));
     bool captured = capture_start(f, &c);
     enum pamtest_err perr = _pamtest_conv(f->service, user, fn, data, tests, 1, NULL);
@@ -687,6 +688,12 @@ static void run_conv(const struct fx *f, const char *user, pam_conv_fn fn, void 
     assert_true(captured);
     if (perr != PAMTEST_ERR_OK && perr != PAMTEST_ERR_CASE)
         fail_msg("libpamtest: %s", pamtest_strerror(perr));
+}
+
+static void run_conv(const struct fx *f, const char *user, pam_conv_fn fn, void *data,
+                     struct result *r)
+{
+    run_conv_flags(f, user, fn, data, 0, r);
 }
 
 #define expect_rc(r, want) expect_rc_at((r), (want), __FILE__, __LINE__)
@@ -2795,6 +2802,40 @@ static void test_key_conversation_fails(void **state)
     assert_string_equal(first, after);
 }
 
+/* PAM_SILENT asks for no messages, not for no conversation: without a conversation
+ * function a key login is refused before the key is asked, as a code login is. */
+static void test_key_silent_without_conversation(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    char first[HEX_CHALLENGE], after[HEX_CHALLENGE];
+    kate_with_key(f, first);
+    take(f, "kate", &before);
+    long asked = key_get_long(f, "challenges");
+    run_conv_flags(f, "kate", NULL, NULL, PAM_SILENT, &r);
+    expect_refused(&r);
+    expect_rc(&r, PAM_CONV_ERR);
+    expect_uncounted_failure(f, "kate", &before, "conversation failed");
+    assert_int_equal(key_get_long(f, "challenges"), asked);
+    stored_challenge(f, "kate", after);
+    assert_string_equal(first, after);
+}
+
+/* The same for a code login, silent: nothing to answer the prompt with. */
+static void test_conv_null_silent(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    struct snap before;
+    service_args(f, "");
+    take(f, "alice", &before);
+    run_conv_flags(f, "alice", NULL, NULL, PAM_SILENT, &r);
+    expect_refused(&r);
+    expect_rc(&r, PAM_CONV_ERR);
+    expect_uncounted_failure(f, "alice", &before, "conversation failed");
+}
+
 /* A key login while mnzoned holds the store open leaves the WAL to mnzoned's own
  * checkpoints: a login's truncation would copy the whole WAL (up to a thousand pages)
  * at that login and make mnzoned grow the file again. */
@@ -2901,6 +2942,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_input_300_characters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_input_full_width_digits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conv_function_null, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_conv_null_silent, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conv_returns_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conv_success_without_responses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conv_success_with_null_answer, setup, teardown),
@@ -2934,6 +2976,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_key_usb_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_revoked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_conversation_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_silent_without_conversation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mnzoned_answers_and_direct_follows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mnzoned_refuses_code_used_directly, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mnzoned_not_used_for_other_configuration, setup,
