@@ -196,8 +196,11 @@ int enroll_key(struct enroll *en, const char *login, const struct key_request *r
     if (status == EXIT_DONE) {
         int rc = mz_store_begin(en->st, &e);
         if (rc == MZ_OK) {
-            /* again under the write lock: another enrolment may have taken the key */
-            status = key_free(en, login, cred.serial, r->command);
+            /* again under the write lock: another enrolment may have taken the key, given
+             * this user a key, or revoked them */
+            status = check_user(en, login, r, &reenrol);
+            if (status == EXIT_DONE)
+                status = key_free(en, login, cred.serial, r->command);
             if (status == EXIT_DONE)
                 rc = enroll_commit(en, store_key(en, login, r, reenrol, &cred, codes, &ncodes, &e),
                                    &e);

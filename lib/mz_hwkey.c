@@ -72,6 +72,7 @@ int mz_hw_enrol(const struct mz_hwkey_ops *ops, struct mz_hw_device *dev,
     if (program) {
         uint8_t secret[MZ_HW_SECRET_LEN];
         if (mz_random(secret, sizeof(secret)) != MZ_OK) {
+            mz_zero_array(secret); /* getrandom may have filled part of it */
             mz_fail(e, MZ_ERR_CRYPTO, _("cannot get random bytes for the key's secret"));
             return MZ_HW_ERROR;
         }

@@ -541,9 +541,11 @@ int mz_store_load_hwkey(struct mz_store *st, const char *login, struct mz_hw_cre
     *found = false;
     memset(hw, 0, sizeof(*hw));
     int rc = prepare_login(st,
-                           "SELECT id, hw_serial, hw_slot, hw_challenge, hw_response_hash"
-                           " FROM credentials WHERE login = ?1 AND method = 'yubikey'"
-                           " AND status = 'active' ORDER BY id DESC LIMIT 1",
+                           "SELECT c.id, c.hw_serial, c.hw_slot, c.hw_challenge,"
+                           " c.hw_response_hash FROM credentials c JOIN staff s"
+                           " ON s.login = c.login AND s.status = 'active'"
+                           " WHERE c.login = ?1 AND c.method = 'yubikey'"
+                           " AND c.status = 'active' ORDER BY c.id DESC LIMIT 1",
                            login, &q, e);
     if (rc != MZ_OK)
         return rc;

@@ -88,7 +88,8 @@ struct mz_factors {
 int mz_store_factors(struct mz_store *st, const char *login, int64_t now, struct mz_factors *out,
                      mz_err *e);
 
-/* LOGIN's newest active key credential; *FOUND false when there is none. A row whose
+/* LOGIN's newest active key credential; *FOUND false when there is none or the staff
+ * member is not active (suspended since the status was read). A row whose
  * challenge or hash has the wrong size is damaged: an error, not a missing key. */
 int mz_store_load_hwkey(struct mz_store *st, const char *login, struct mz_hw_cred *hw, bool *found,
                         mz_err *e);

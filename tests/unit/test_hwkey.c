@@ -403,12 +403,53 @@ static void test_decide_hwkey_pure(void **state)
     assert_int_equal(v.outcome, MZ_REJECT_NO_FACTOR);
     in.has_hwkey = true;
 
+    /* each way an answer can be wrong is a counted failure, and nothing rotates */
+    ans.answered = false;
+    mz_decide_hwkey(&p, &in, &ans, T0, &v, &out);
+    assert_int_equal(v.outcome, MZ_REJECT_OTHER_KEY);
+    assert_int_equal(out.failures, 3);
+    assert_false(out.hw_rotated);
+    ans.answered = true;
+    ans.serial = 8;
+    mz_decide_hwkey(&p, &in, &ans, T0, &v, &out);
+    assert_int_equal(v.outcome, MZ_REJECT_OTHER_KEY);
+    assert_int_equal(out.failures, 3);
+    ans.serial = 7;
+    ans.challenge[0] ^= 1;
+    mz_decide_hwkey(&p, &in, &ans, T0, &v, &out);
+    assert_int_equal(v.outcome, MZ_REJECT_STALE);
+    assert_int_equal(out.failures, 3);
+    assert_false(out.hw_rotated);
+    ans.challenge[0] ^= 1;
+
     ans.response_hash[31] ^= 1; /* the third failure locks */
     mz_decide_hwkey(&p, &in, &ans, T0, &v, &out);
     assert_int_equal(v.outcome, MZ_REJECT_BAD_RESPONSE);
     assert_true(v.locked_now);
     assert_false(out.hw_rotated);
     assert_memory_equal(out.hw.challenge, in.hw.challenge, MZ_HW_CHALLENGE_LEN);
+}
+
+/* Suspended between the status read and the key's answer (a touch may take 30 s): the
+ * answer is decided on the staff member as they are in the transaction. */
+static void test_suspended_meanwhile_is_refused(void **state)
+{
+    struct fx *f = *state;
+    struct mz_hw_cred cred;
+    struct mz_factors fa;
+    struct mz_hw_answer ans;
+    struct mz_verdict v;
+    mz_err e = {""};
+    enrol_key(f, "taro", "A-001", false, &cred);
+    assert_int_equal(mz_store_factors(f->st, "taro", T0, &fa, &e), MZ_OK);
+    assert_int_equal(
+        mz_hw_exchange(soft_key_ops(), open_key(), &f->keys, &fa.hw, false, NULL, &ans, &e),
+        MZ_HW_OK);
+    mzt_exec(f->st, "UPDATE staff SET status = 'suspended' WHERE login = 'taro'");
+    attempt_at(f, "taro", &ans, T0, &v, MZ_OK);
+    assert_int_equal(v.outcome, MZ_REJECT_NO_FACTOR);
+    assert_int_equal(mzt_query_int(f->st, "SELECT COUNT(*) FROM audit WHERE result = 'success'"),
+                     0);
 }
 
 static void test_factors_for_fallback(void **state)
@@ -476,6 +517,7 @@ int main(void)
         T(test_answer_to_replaced_challenge_is_stale),
         T(test_bad_responses_lock_out),
         T(test_decide_hwkey_pure),
+        T(test_suspended_meanwhile_is_refused),
         T(test_factors_for_fallback),
         T(test_damaged_credential_is_an_error),
     };
