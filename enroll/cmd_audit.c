@@ -21,7 +21,8 @@ enum audit_action { AUDIT_LIST, AUDIT_EXPORT, AUDIT_VERIFY };
 struct audit_opts {
     enum audit_action action;
     const char *command; /* "audit list" ..., for messages */
-    char since[21];      /* "YYYY-MM-DDTHH:MM:SSZ", or "" for the whole log */
+    char since[21];      /* "YYYY-MM-DDTHH:MM:SSZ", or "" from the first event */
+    char until[21];      /* the same, exclusive, or "" up to the newest */
     const char *user;    /* NULL for every user */
     bool json;
     bool expect_head;
@@ -52,9 +53,9 @@ static bool two_digits(const char *s, int max, int *out)
     return *out <= max;
 }
 
-/* YYYY-MM-DD (the start of that UTC day) or YYYY-MM-DDTHH:MM:SSZ, into the stored form so
- * that text order is time order. */
-static bool parse_since(const char *s, char out[21])
+/* YYYY-MM-DD (local midnight at its start, as report reads a date) or
+ * YYYY-MM-DDTHH:MM:SSZ (UTC), into the stored form so that text order is time order. */
+static bool parse_time(const char *s, char out[21])
 {
     size_t n = strlen(s);
     char date[11];
@@ -66,7 +67,10 @@ static bool parse_since(const char *s, char out[21])
     if (!mz_valid_date(date))
         return false;
     if (n == 10) {
-        snprintf(out, 21, "%sT00:00:00Z", date);
+        int64_t t;
+        if (!mz_local_midnight(date, &t))
+            return false;
+        mz_iso_time(t, out, 21);
         return true;
     }
     if (s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != 'Z' ||
@@ -100,11 +104,10 @@ static bool parse_head(const char *s, int64_t *seq, uint8_t hash[MZ_HASH_BYTES])
 
 static int parse_options(struct audit_opts *o, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"since", required_argument, NULL, 's'},
-                                             {"user", required_argument, NULL, 'u'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"expect-head", required_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {
+        {"since", required_argument, NULL, 's'},       {"until", required_argument, NULL, 't'},
+        {"user", required_argument, NULL, 'u'},        {"json", no_argument, NULL, 'j'},
+        {"expect-head", required_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     unsigned seen = 0;
     int c, longindex = -1;
     optind = 1;
@@ -118,9 +121,14 @@ static int parse_options(struct audit_opts *o, int argc, char **argv)
             opt = name;
         }
         longindex = -1;
-        unsigned bit = c == 's' ? 1u : c == 'u' ? 2u : c == 'j' ? 4u : c == 'h' ? 8u : 0u;
+        unsigned bit = c == 's'   ? 1u
+                       : c == 'u' ? 2u
+                       : c == 'j' ? 4u
+                       : c == 'h' ? 8u
+                       : c == 't' ? 16u
+                                  : 0u;
         /* verify checks the whole log: a filter would hide the break it looks for. */
-        bool filter = c == 's' || c == 'u', verify_only = c == 'h';
+        bool filter = c == 's' || c == 'u' || c == 't', verify_only = c == 'h';
         if (bit == 0)
             return enroll_unknown_option(o->command, opt);
         if ((filter && o->action == AUDIT_VERIFY) || (verify_only && o->action != AUDIT_VERIFY))
@@ -128,10 +136,11 @@ static int parse_options(struct audit_opts *o, int argc, char **argv)
         if (seen & bit)
             return enroll_usage(o->command, _("%s: given more than once"), opt);
         seen |= bit;
-        if (c == 's' && !parse_since(optarg, o->since))
-            return enroll_usage(o->command, "%s",
-                                _("--since: give a UTC date YYYY-MM-DD or time "
-                                  "YYYY-MM-DDTHH:MM:SSZ"));
+        if ((c == 's' || c == 't') && !parse_time(optarg, c == 's' ? o->since : o->until))
+            return enroll_usage(o->command,
+                                _("%s: give a local date YYYY-MM-DD or a UTC time "
+                                  "YYYY-MM-DDTHH:MM:SSZ"),
+                                opt);
         if (c == 'u' && !mz_valid_login(optarg))
             return enroll_usage(o->command, _("--user: \"%s\" is not a valid login name"), optarg);
         if (c == 'h' && !parse_head(optarg, &o->head_seq, o->head_hash))
@@ -145,6 +154,8 @@ static int parse_options(struct audit_opts *o, int argc, char **argv)
     }
     if (optind != argc)
         return enroll_usage(o->command, _("unexpected argument %s"), argv[optind]);
+    if (o->since[0] != '\0' && o->until[0] != '\0' && strcmp(o->since, o->until) >= 0)
+        return enroll_usage(o->command, "%s", _("--since must be before --until"));
     return EXIT_DONE;
 }
 
@@ -153,7 +164,7 @@ static int parse_options(struct audit_opts *o, int argc, char **argv)
 typedef int (*row_fn)(const struct audit_row *, void *);
 
 /* Calls FN for every event that passes the filters of O, in seq order; stops at the first
- * result other than MZ_OK and returns it. */
+ * result other than MZ_OK and returns it (MZ_ERR_NOMEM from FN gets its message here). */
 static int each_event(sqlite3 *db, const struct audit_opts *o, row_fn fn, void *arg, mz_err *e)
 {
     sqlite3_stmt *q;
@@ -161,6 +172,7 @@ static int each_event(sqlite3 *db, const struct audit_opts *o, row_fn fn, void *
                            "SELECT seq, at, user, actor, event, method, result, reason, service,"
                            " host, tty, rhost, prev_hash, hash FROM audit"
                            " WHERE (?1 IS NULL OR at >= ?1) AND (?2 IS NULL OR user = ?2)"
+                           " AND (?3 IS NULL OR at < ?3)"
                            " ORDER BY seq",
                            -1, &q, NULL) != SQLITE_OK)
         return mz_fail(e, MZ_ERR_STORE, _("cannot read the audit log: %s"), sqlite3_errmsg(db));
@@ -168,7 +180,9 @@ static int each_event(sqlite3 *db, const struct audit_opts *o, row_fn fn, void *
         sqlite3_bind_text(q, 1, o->since, -1, SQLITE_STATIC);
     if (o->user != NULL)
         sqlite3_bind_text(q, 2, o->user, -1, SQLITE_STATIC);
-    int rc = MZ_OK, step;
+    if (o->until[0] != '\0')
+        sqlite3_bind_text(q, 3, o->until, -1, SQLITE_STATIC);
+    int rc = MZ_OK, step = SQLITE_DONE;
     while (rc == MZ_OK && (step = sqlite3_step(q)) == SQLITE_ROW) {
         struct audit_row r;
         r.seq = sqlite3_column_int64(q, 0);
@@ -182,7 +196,9 @@ static int each_event(sqlite3 *db, const struct audit_opts *o, row_fn fn, void *
         r.hash_len = sqlite3_column_bytes(q, 13);
         rc = fn(&r, arg);
     }
-    if (rc == MZ_OK && step != SQLITE_DONE)
+    if (rc == MZ_ERR_NOMEM)
+        mz_fail(e, rc, _("out of memory"));
+    else if (rc == MZ_OK && step != SQLITE_DONE)
         rc = mz_fail(e, MZ_ERR_STORE, _("cannot read the audit log: %s"), sqlite3_errmsg(db));
     sqlite3_finalize(q);
     return rc;
@@ -191,17 +207,19 @@ static int each_event(sqlite3 *db, const struct audit_opts *o, row_fn fn, void *
 /* ---- output: the store is evidence that someone may have tampered with, so nothing in it
  * may reach a terminal as a control sequence or a SIEM as broken UTF-8. */
 
-/* Writes S for a terminal: "-" when empty; C0 and C1 controls and, in text that is not
- * UTF-8, every byte above 0x7f become '?'. */
+/* Writes S for a terminal: "-" when empty; C0 controls, DEL, the characters of
+ * mz_utf8_hidden_len (C1 controls, invisible marks, direction controls) and, in text that
+ * is not UTF-8, every byte above 0x7f become '?'. */
 static void put_clean(const char *s)
 {
     bool utf8 = mz_valid_utf8(s);
     if (*s == '\0')
         putchar('-');
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (utf8 && p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+        size_t hidden = utf8 ? mz_utf8_hidden_len(p) : 0;
+        if (hidden != 0) {
             putchar('?');
-            p++;
+            p += hidden - 1;
         } else if (*p < 0x20 || *p == 0x7f || (!utf8 && *p >= 0x80)) {
             putchar('?');
         } else {
@@ -239,17 +257,48 @@ static json_object *json_hex(const uint8_t *bin, int len)
     return j;
 }
 
+/* Adds VALUE under KEY; false (and VALUE dropped) when either allocation failed. */
+static bool add_member(json_object *j, const char *key, json_object *value)
+{
+    if (value == NULL)
+        return false;
+    if (json_object_object_add(j, key, value) != 0) {
+        json_object_put(value);
+        return false;
+    }
+    return true;
+}
+
+/* The event as a JSON object, or NULL when memory ran out. */
 static json_object *row_json(const struct audit_row *r, bool hashes)
 {
     json_object *j = json_object_new_object();
-    json_object_object_add(j, "seq", json_object_new_int64(r->seq));
-    for (int i = 0; i < EVENT_FIELDS; i++)
-        json_object_object_add(j, field_keys[i], json_clean(r->field[i]));
-    if (hashes) {
-        json_object_object_add(j, "prev_hash", json_hex(r->prev_hash, r->prev_len));
-        json_object_object_add(j, "hash", json_hex(r->hash, r->hash_len));
+    bool ok = j != NULL && add_member(j, "seq", json_object_new_int64(r->seq));
+    for (int i = 0; ok && i < EVENT_FIELDS; i++)
+        ok = add_member(j, field_keys[i], json_clean(r->field[i]));
+    if (ok && hashes)
+        ok = add_member(j, "prev_hash", json_hex(r->prev_hash, r->prev_len)) &&
+             add_member(j, "hash", json_hex(r->hash, r->hash_len));
+    if (!ok) {
+        json_object_put(j);
+        return NULL;
     }
     return j;
+}
+
+/* Prints the event as one line of JSON after PREFIX; MZ_ERR_NOMEM when it cannot be made.
+ * Each event is printed and freed on its own, so a log of millions of events needs no
+ * more memory than one. */
+static int put_row_json(const struct audit_row *r, bool hashes, const char *prefix)
+{
+    json_object *j = row_json(r, hashes);
+    const char *text = j != NULL ? json_object_to_json_string_ext(
+                                       j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                                 : NULL;
+    if (text != NULL)
+        printf("%s%s", prefix, text);
+    json_object_put(j);
+    return text != NULL ? MZ_OK : MZ_ERR_NOMEM;
 }
 
 static int list_text_row(const struct audit_row *r, void *arg)
@@ -264,20 +313,20 @@ static int list_text_row(const struct audit_row *r, void *arg)
     return MZ_OK;
 }
 
+/* An element of the array of `list --json`; *ARG counts those printed. */
 static int list_json_row(const struct audit_row *r, void *arg)
 {
-    json_object_array_add(arg, row_json(r, false));
-    return MZ_OK;
+    size_t *printed = arg;
+    return put_row_json(r, false, (*printed)++ == 0 ? "\n  " : ",\n  ");
 }
 
 static int export_row(const struct audit_row *r, void *arg)
 {
     (void)arg;
-    json_object *j = row_json(r, true);
-    puts(
-        json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-    json_object_put(j);
-    return MZ_OK;
+    int rc = put_row_json(r, true, "");
+    if (rc == MZ_OK)
+        putchar('\n');
+    return rc;
 }
 
 /* A full disk or a closed pipe must not look like a complete export. */
@@ -303,12 +352,11 @@ static int read_log(struct enroll *en, const struct audit_opts *o)
     if (o->action == AUDIT_EXPORT) {
         rc = each_event(db, o, export_row, NULL, &e);
     } else if (o->json) {
-        json_object *array = json_object_new_array();
-        rc = each_event(db, o, list_json_row, array, &e);
+        size_t printed = 0;
+        putchar('[');
+        rc = each_event(db, o, list_json_row, &printed, &e);
         if (rc == MZ_OK)
-            enroll_print_json(array, false);
-        else
-            json_object_put(array);
+            printf("%s]\n", printed > 0 ? "\n" : "");
     } else {
         rc = each_event(db, o, list_text_row, NULL, &e);
     }

@@ -189,7 +189,8 @@ static const char emergency_sql[] =
     " CASE WHEN k.used_at > 0 THEN 'used' WHEN k.voided_at > 0 THEN 'voided'"
     " WHEN k.expires_at <= :now THEN 'expired' ELSE 'valid' END"
     " FROM codes k LEFT JOIN staff s ON s.login = k.login WHERE k.kind = 'emergency'"
-    " AND k.created_at >= :since AND k.created_at < :until ORDER BY k.created_at, k.id";
+    " AND ((k.created_at >= :since AND k.created_at < :until)"
+    " OR (k.used_at >= :since AND k.used_at < :until)) ORDER BY k.created_at, k.id";
 
 static const struct column fail_user_cols[] = {
     {"user", N_("User"), CELL_TEXT, NULL},
@@ -251,8 +252,8 @@ static const struct section sections[T_COUNT] = {
                    N_("Credentials revoked in the period, by whom and why."), revoked_sql,
                    COLS(revoked_cols)},
     [T_EMERGENCY] = {"emergency_codes", N_("Emergency codes (exceptional measures)"),
-                     N_("Emergency codes issued in the period, why, by whom, and whether "
-                        "they were used."),
+                     N_("Emergency codes issued or used in the period, why, by whom, and "
+                        "whether they were used."),
                      emergency_sql, COLS(emergency_cols)},
     [T_FAIL_USER] = {"failed_logins_by_user", N_("Failed logins by user"),
                      N_("Failed login attempts in the period, by user."), fail_user_sql,
@@ -269,8 +270,10 @@ static const struct section sections[T_COUNT] = {
 
 /* ---- cells */
 
-/* A copy of S fit for a terminal, CSV and XML: C0 and C1 control characters, DEL and
- * U+FFFE/U+FFFF become '?', and so does every non-ASCII byte if S is not UTF-8. */
+/* A copy of S fit for a terminal, CSV and XML: C0 controls, DEL and the characters of
+ * mz_utf8_hidden_len (C1 controls, invisible marks and direction controls, U+FFFE/U+FFFF)
+ * become '?', and so does every non-ASCII byte if S is not UTF-8. A name typed at a login
+ * prompt cannot then pass for another's ("\u202Eorat" shown as "taro"). */
 static char *clean_copy(const char *s)
 {
     size_t n = strlen(s), j = 0;
@@ -280,11 +283,9 @@ static char *clean_copy(const char *s)
     bool utf8 = mz_valid_utf8(s);
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < n; i++) {
-        if (utf8 && p[i] == 0xc2 && p[i + 1] < 0xa0) {
-            i++; /* U+0080..U+009F */
-            out[j++] = '?';
-        } else if (utf8 && p[i] == 0xef && p[i + 1] == 0xbf && p[i + 2] >= 0xbe) {
-            i += 2;
+        size_t hidden = utf8 ? mz_utf8_hidden_len(p + i) : 0;
+        if (hidden != 0) {
+            i += hidden - 1;
             out[j++] = '?';
         } else {
             bool bad = p[i] < 0x20 || p[i] == 0x7f || (!utf8 && p[i] >= 0x80);
@@ -663,38 +664,14 @@ static int parse_options(int argc, char **argv, struct options *o)
     return EXIT_DONE;
 }
 
-/* The value of the N decimal digits at S (already checked to be digits). */
-static int digits(const char *s, int n)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++)
-        v = v * 10 + (s[i] - '0');
-    return v;
-}
-
-/* Local midnight at the start of the date S ("YYYY-MM-DD"). */
-static bool parse_day(const char *s, int64_t *out)
-{
-    struct tm tm;
-    if (!mz_valid_date(s))
-        return false;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = digits(s, 4) - 1900;
-    tm.tm_mon = digits(s + 5, 2) - 1;
-    tm.tm_mday = digits(s + 8, 2);
-    tm.tm_isdst = -1;
-    *out = (int64_t)mktime(&tm);
-    return *out != -1;
-}
-
 /* The period [--since, --until): by default the last WARN_DAYS days up to now. */
 static int set_period(struct report *r, const struct options *o)
 {
     int64_t now = r->en->now;
-    if (o->since != NULL && !parse_day(o->since, &r->since))
+    if (o->since != NULL && !mz_local_midnight(o->since, &r->since))
         return enroll_usage("report", _("%s: \"%s\" is not a date YYYY-MM-DD"), "--since",
                             o->since);
-    if (o->until != NULL && !parse_day(o->until, &r->until))
+    if (o->until != NULL && !mz_local_midnight(o->until, &r->until))
         return enroll_usage("report", _("%s: \"%s\" is not a date YYYY-MM-DD"), "--until",
                             o->until);
     if (o->until == NULL)

@@ -91,9 +91,8 @@ static int set_group(char *dst, size_t len, const char *key, const char *value, 
 }
 
 /* UTF-8 text without control characters or ':' (the label separator in otpauth URIs):
- * no C0, DEL or C1 controls, and none of the invisible marks and direction overrides
- * (U+200B..U+200F, U+202A..U+202E, U+2066..U+2069) that would change how an
- * authenticator app shows the name. */
+ * no C0, DEL or C1 controls, and none of the invisible marks and direction controls
+ * (mz_utf8_hidden_len) that would change how an authenticator app shows the name. */
 static bool valid_issuer(const char *s)
 {
     size_t n = strlen(s);
@@ -101,14 +100,7 @@ static bool valid_issuer(const char *s)
         return false;
     for (size_t i = 0; i < n; i++) {
         const unsigned char *u = (const unsigned char *)s + i;
-        if (u[0] < 0x20 || u[0] == 0x7f || u[0] == ':')
-            return false;
-        if (u[0] == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f) /* U+0080..U+009F */
-            return false;
-        if (u[0] == 0xe2 && u[1] == 0x80 &&
-            ((u[2] >= 0x8b && u[2] <= 0x8f) || (u[2] >= 0xaa && u[2] <= 0xae)))
-            return false;
-        if (u[0] == 0xe2 && u[1] == 0x81 && u[2] >= 0xa6 && u[2] <= 0xa9)
+        if (u[0] < 0x20 || u[0] == 0x7f || u[0] == ':' || mz_utf8_hidden_len(u) != 0)
             return false;
     }
     return true;

@@ -276,6 +276,37 @@ bool mz_valid_date(const char *s)
     return d <= mdays[m - 1] + (m == 2 && leap ? 1 : 0);
 }
 
+bool mz_local_midnight(const char *s, int64_t *out)
+{
+    struct tm tm;
+    if (!mz_valid_date(s))
+        return false;
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = digits_value(s, 4) - 1900;
+    tm.tm_mon = digits_value(s + 5, 2) - 1;
+    tm.tm_mday = digits_value(s + 8, 2);
+    tm.tm_isdst = -1;
+    time_t t = mktime(&tm);
+    *out = (int64_t)t;
+    return t != (time_t)-1;
+}
+
+size_t mz_utf8_hidden_len(const unsigned char *p)
+{
+    if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+        return 2; /* C1 controls */
+    if (p[0] == 0xd8 && p[1] == 0x9c)
+        return 2; /* U+061C arabic letter mark */
+    if (p[0] == 0xe2 && p[1] == 0x80 &&
+        ((p[2] >= 0x8b && p[2] <= 0x8f) || (p[2] >= 0xa8 && p[2] <= 0xae)))
+        return 3; /* U+200B..U+200F, U+2028..U+202E */
+    if (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa0 && p[2] <= 0xa9)
+        return 3; /* U+2060..U+2069 */
+    if (p[0] == 0xef && ((p[1] == 0xbb && p[2] == 0xbf) || (p[1] == 0xbf && p[2] >= 0xbe)))
+        return 3; /* U+FEFF, U+FFFE, U+FFFF */
+    return 0;
+}
+
 bool mz_valid_utf8(const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;

@@ -72,6 +72,11 @@ bool mz_valid_login(const char *name);
 
 /* True when S is well-formed UTF-8 (no overlong forms, no surrogates). */
 bool mz_valid_utf8(const char *s);
+/* In well-formed UTF-8 text, the length in bytes of the character at P when it must not
+ * be shown as it is: a C1 control (U+0080..U+009F), an invisible mark or direction
+ * control that hides or turns text around (U+061C, U+200B..U+200F, U+2028..U+202E,
+ * U+2060..U+2069, U+FEFF), or a noncharacter U+FFFE/U+FFFF; 0 for any other. */
+size_t mz_utf8_hidden_len(const unsigned char *p);
 
 /* How a file must be protected. CONFIG: not writable by group or others.
  * SECRET: neither readable nor writable by group or others. */
@@ -97,5 +102,8 @@ void mz_local_time(int64_t t, char *buf, size_t len);
 void mz_local_date(int64_t now, char *buf, size_t len);
 /* True when S is a valid calendar date "YYYY-MM-DD". */
 bool mz_valid_date(const char *s);
+/* Local midnight at the start of the date S ("YYYY-MM-DD") into OUT; false when S is
+ * not a date or the time cannot be told. */
+bool mz_local_midnight(const char *s, int64_t *out);
 
 #endif

@@ -377,4 +377,39 @@ is "export: every line still parses" "$(jq -s length "$work/out" 2>/dev/null)" 8
 expect_exit "verify: the forged event" 1 --config "$conf" audit verify
 grep_out "verify: names event 8" "^Audit log broken at event 8:"
 
+# ---- a date is a local date, as in report: 1 April in Japan starts at 15:00 UTC on 31
+#      March; --until ends the period (exclusive)
+sq "INSERT INTO audit VALUES (9, '2026-03-31T16:00:00Z', 'h', 's', 't', '', 'jst', 'x', 'auth', '',
+    'failure', 'one o''clock on 1 April in Japan', zeroblob(32), zeroblob(32))"
+sq "INSERT INTO audit VALUES (10, '2026-04-01T16:00:00Z', 'h', 's', 't', '', 'jst', 'x', 'auth', '',
+    'failure', 'one o''clock on 2 April in Japan', zeroblob(32), zeroblob(32))"
+TZ=JST-9 expect_exit "list --since a day, in Japan" 0 --config "$conf" audit list --user jst --since 2026-04-01
+is "--since a day: from local midnight" "$(cut -f1 "$work/out" | tr '\n' ' ')" "9 10 "
+TZ=JST-9 expect_exit "list --since --until, one day in Japan" 0 --config "$conf" audit list --user jst \
+    --since 2026-04-01 --until 2026-04-02
+is "--since --until one day: that day's event only" "$(cut -f1 "$work/out" | tr '\n' ' ')" "9 "
+TZ=JST-9 expect_exit "export --until a UTC time" 0 --config "$conf" audit export --user jst \
+    --until 2026-04-01T16:00:00Z
+is "export --until a time: before it, not at it" "$(jq -s -c '[.[].seq]' "$work/out")" '[9]'
+TZ=JST-9 expect_exit "list --json --until before every event" 0 --config "$conf" audit list --json \
+    --until 2000-01-01
+is "--until before every event --json: an empty array" "$(jq -c . "$work/out")" '[]'
+TZ=JST-9 expect_exit "list --json --since --until" 0 --config "$conf" audit list --json --user jst \
+    --since 2026-04-01
+is "--json: the events of the period" "$(jq -c '[.[].seq]' "$work/out")" '[9,10]'
+usage_error "--since after --until" --until --config "$conf" audit list --since 2026-04-02 --until 2026-04-01
+usage_error "--since equal to --until" --until --config "$conf" audit export --since 2026-04-01 \
+    --until 2026-04-01
+usage_error "--until twice" --until --config "$conf" audit list --until 2026-04-01 --until 2026-04-02
+usage_error "--until: not a date" --until --config "$conf" audit list --until tomorrow
+usage_error "verify: --until would hide a break" --until --config "$conf" audit verify --until 2026-04-01
+
+# ---- invisible and direction characters: U+202E shows "orat" as "taro"
+sq "INSERT INTO audit VALUES (11, '2026-04-03T00:00:00Z', 'h', 's', 't', '',
+    char(8238) || 'orat' || char(8203), 'x', 'auth', '', 'failure', 'x' || char(8294) || 'y',
+    zeroblob(32), zeroblob(32))"
+expect_exit "direction characters: list" 0 --config "$conf" audit list --since 2026-04-03T00:00:00Z \
+    --until 2026-04-03T00:00:01Z
+is "list: U+202E, U+200B and U+2066 shown as ?" "$(cut -f3,8 "$work/out")" "?orat?	x?y"
+
 echo "1..$n"

@@ -401,6 +401,37 @@ for fmt in text csv html; do
     has "report ($fmt): the typed name with ? in their place" "ev?2J?il" "$work/out"
 done
 
+# ---- an emergency code issued before the period and used in it (72 hours across the
+#      first of the month) is in the period's report, as used
+add nijuichi '二十一郎'
+"$tool" --config "$conf" emergency nijuichi --hours 72 --reason 'across the month' --json \
+    >"$work/em3.json" </dev/null
+sq "UPDATE codes SET created_at = created_at - 2 * 86400 WHERE login = 'nijuichi'"
+"$tool" --config "$conf" verify nijuichi "$(jq -r .code "$work/em3.json")" >/dev/null 2>&1 </dev/null
+expect_exit "report --since today, a code issued two days before" 0 --config "$conf" report \
+    --since "$(date +%F)" --json
+is "emergency code used in the period, issued before it" \
+    "$(jqo '[.emergency_codes[] | select(.user == "nijuichi") | "\(.used)|\(.state)|\(.reason)"] | join(",")')" \
+    "true|used|across the month"
+expect_exit "report of the two days before: the same code, issued then" 0 --config "$conf" report \
+    --since "$(day '-2 days')" --until "$(day '-1 days')" --json
+is "emergency code in the period it was issued in" \
+    "$(jqo '[.emergency_codes[] | select(.user == "nijuichi") | .user] | join(",")')" nijuichi
+
+# ---- invisible and direction characters in a typed name: U+202E turns "orat" into
+#      what reads as "taro"; U+200B and U+2066 hide
+sq "INSERT INTO audit (seq, at, host, service, tty, rhost, user, actor, event, method, result,
+    reason, prev_hash, hash) VALUES ((SELECT COALESCE(max(seq), 0) + 1 FROM audit),
+    '$(date -u +%Y-%m-%dT%H:%M:%SZ)', '$host', 'login', 'tty9', '',
+    char(8238) || 'orat' || char(8203) || char(8294), 'x', 'auth', 'totp', 'failure', 'unknown user',
+    zeroblob(32), zeroblob(32))"
+for fmt in text csv html json; do
+    expect_exit "report ($fmt) with direction characters in the audit log" 0 --config "$conf" report --format "$fmt"
+    check "report ($fmt): no U+202E, U+200B or U+2066" sh -c \
+        "! LC_ALL=C grep -q -P '\xe2\x80\xae|\xe2\x80\x8b|\xe2\x81\xa6' '$work/out'"
+    has "report ($fmt): the typed name with ? in their place" "?orat??" "$work/out"
+done
+
 # ---- coverage of staff_group: a real group with users (root only)
 
 if [ "${MZ_SYSTEM_TESTS:-0}" != 1 ] || [ "$(id -u)" -ne 0 ] || ! command -v useradd >/dev/null 2>&1 || ! command -v groupadd >/dev/null 2>&1; then

@@ -144,8 +144,16 @@ static void test_issuer(void **state)
     set_bad("issuer", "\xe2\x80\xaeLLAH YTIC"); /* U+202E turns the name around */
     set_bad("issuer", "city\xe2\x80\x8bhall");  /* U+200B, invisible */
     set_bad("issuer", "\xe2\x81\xa6"
-                      "city");                      /* U+2066, an isolate */
-    set_ok(&c, "issuer", "市役所\xe2\x80\x94本庁"); /* U+2014, a dash: allowed */
+                      "city");                 /* U+2066, an isolate */
+    set_bad("issuer", "city\xe2\x80\xa8hall"); /* U+2028, a line separator */
+    set_bad("issuer", "city\xe2\x81\xa0hall"); /* U+2060, word joiner: invisible */
+    set_bad("issuer", "\xef\xbb\xbf"
+                      "city");                    /* U+FEFF, zero width no-break space */
+    set_bad("issuer", "city\xd8\x9c");            /* U+061C, arabic letter mark */
+    set_bad("issuer", "city\xef\xbf\xbe");        /* U+FFFE, a noncharacter */
+    set_ok(&c, "issuer", "city\xe2\x80\xa7hall"); /* U+2027, hyphenation point: allowed */
+    set_ok(&c, "issuer", "\xd8\x9b\xef\xbb\xbe\xe2\x81\xaa"); /* U+061B, U+FEFE, U+206A */
+    set_ok(&c, "issuer", "市役所\xe2\x80\x94本庁");           /* U+2014, a dash: allowed */
     char long_issuer[300];
     memset(long_issuer, 'x', sizeof(long_issuer) - 1);
     long_issuer[sizeof(long_issuer) - 1] = '\0';
