@@ -1153,9 +1153,12 @@ static void check_service(struct check *ck, struct pam_file *pf, const char *nam
         for (size_t i = 0; i < auth.n && top == 0; i++)
             if (auth.h[i].mnzone)
                 top = auth.h[i].top_line;
-        add(ck, pf->path, top, SEV_ERROR,
+        /* a warning: the auth phase refuses them too; only logins that skip it rely on
+         * the account line */
+        add(ck, pf->path, top, SEV_WARNING,
             _("pam_mnzone.so is in the auth stack but not in the account stack"),
-            _("revocation, suspension and expiry are enforced only in the account stack"),
+            _("a login that skips the auth stack (an SSH public key alone, su from root) is "
+              "checked for revocation, suspension and expiry only by the account line"),
             _("add the line: account required pam_mnzone.so"));
     }
     if (in_auth && strcmp(name, "sshd") == 0)

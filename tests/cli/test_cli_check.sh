@@ -126,6 +126,10 @@ run --pam-dir "$d" --sshd-config "$good_sshd"
 expect "no account line (directly, and through @include)" 1 \
     "$d/login:2=pam_mnzone.so is in the auth stack but not in the account stack" \
     "$d/sudo:3=add the line: account required pam_mnzone.so"
+run --pam-dir "$d" --sshd-config "$good_sshd" --json
+is "no account line: a warning, and why" \
+    "$(jq -r '[.[] | select(.problem | test("account stack")) | "\(.severity): \(.why)"] | unique | .[]' "$work/out")" \
+    "warning: a login that skips the auth stack (an SSH public key alone, su from root) is checked for revocation, suspension and expiry only by the account line"
 
 # ---- lines before the module that end the stack or jump over it
 
