@@ -464,7 +464,7 @@ int cmd_reset(struct enroll *en, int argc, char **argv)
         status = enroll_need_user(en, "reset", login, &staff);
     if (status == EXIT_DONE && staff.status != MZ_STAFF_ACTIVE)
         status = enroll_usage("reset", _("%s is %s: enrol again with add"), login,
-                              mz_staff_status_name(staff.status));
+                              enroll_word(mz_staff_status_name(staff.status)));
     if (status == EXIT_DONE)
         status = run_enrolment(en, login, &o, &n, store_reset, login);
     if (status == EXIT_DONE) {

@@ -67,7 +67,7 @@ static int open_for_user(struct enroll *en, const char *command, const struct co
         status = enroll_need_user(en, command, o->login, &staff);
     if (status == EXIT_DONE && staff.status != MZ_STAFF_ACTIVE)
         status = enroll_usage(command, _("%s is %s: enrol again with add"), o->login,
-                              mz_staff_status_name(staff.status));
+                              enroll_word(mz_staff_status_name(staff.status)));
     return status;
 }
 
@@ -203,9 +203,10 @@ int cmd_verify(struct enroll *en, int argc, char **argv)
             j, "locked", json_object_new_boolean(v.locked_now || v.outcome == MZ_REJECT_LOCKED));
         enroll_print_json(j, false);
     } else if (ok) {
-        printf(_("Accepted (%s) for %s; the code is now used.\n"), mz_method_name(v.method), login);
+        printf(_("Accepted (%s) for %s; the code is now used.\n"),
+               enroll_word(mz_method_name(v.method)), login);
     } else {
-        printf(_("Refused for %s: %s.\n"), login, mz_outcome_reason(v.outcome));
+        printf(_("Refused for %s: %s.\n"), login, enroll_word(mz_outcome_reason(v.outcome)));
     }
     return ok ? EXIT_DONE : EXIT_CHECK_FAILED;
 }

@@ -42,7 +42,7 @@ static int check_user(struct enroll *en, const char *login, const struct key_req
         return enroll_fail(rc, &e);
     if (existing.status != MZ_STAFF_ACTIVE)
         return enroll_usage(r->command, _("%s is %s: enrol again with add"), login,
-                            mz_staff_status_name(existing.status));
+                            enroll_word(mz_staff_status_name(existing.status)));
     struct mz_factors f;
     rc = mz_store_factors(en->st, login, en->now, &f, &e);
     if (rc != MZ_OK)

@@ -167,7 +167,8 @@ static int parse_import(struct enroll *en, int argc, char **argv, struct import 
     }
     if (im->csv.file != NULL || im->qr_dir != NULL || o->oath_file != NULL)
         return enroll_usage("import", "%s",
-                            _("--google-authenticator goes alone with --user, --staff-id, --name"));
+                            _("--google-authenticator cannot be given with --csv, --qr-dir or "
+                              "--oath-usersfile"));
     if (o->user == NULL || !mz_valid_login(o->user))
         return enroll_usage("import", "%s", _("--user: give the login name"));
     const struct staff_fields f = {o->user, o->staff_id, o->name, o->dept, o->until};

@@ -45,8 +45,8 @@ static void print_credential_text(const struct mz_credential_info *c, void *arg)
         mz_iso_time(c->last_used_at, used, sizeof(used));
     else
         snprintf(used, sizeof(used), "%s", _("never"));
-    printf(_("  #%lld %s %s, created %s by %s, last used %s\n"), (long long)c->id, c->method,
-           c->status, created, c->created_by, used);
+    printf(_("  #%lld %s %s, created %s by %s, last used %s\n"), (long long)c->id,
+           enroll_word(c->method), enroll_word(c->status), created, c->created_by, used);
     if (strcmp(c->method, "yubikey") == 0)
         printf(_("      YubiKey serial %u, slot %u\n"), (unsigned)c->hw_serial, c->hw_slot);
     if (c->revoked_at != 0) {
@@ -111,9 +111,9 @@ static int show_text(struct enroll *en, const struct mz_staff *s, const struct m
     printf(_("Staff id:    %s\n"), s->staff_id);
     printf(_("Name:        %s\n"), s->name);
     printf(_("Department:  %s\n"), s->dept);
-    printf(_("Employment:  %s\n"), mz_employment_name(s->employment));
+    printf(_("Employment:  %s\n"), enroll_word(mz_employment_name(s->employment)));
     printf(_("Valid until: %s\n"), s->valid_until[0] ? s->valid_until : "-");
-    printf(_("Status:      %s\n"), mz_staff_status_name(s->status));
+    printf(_("Status:      %s\n"), enroll_word(mz_staff_status_name(s->status)));
     mz_iso_time(s->created_at, t, sizeof(t));
     printf(_("Created:     %s by %s\n"), t, s->created_by);
     printf("%s\n", _("Credentials:"));

@@ -66,6 +66,10 @@ void enroll_csv_field(const char *s, bool last);
  * up to its '=' (a mistyped --secret=... must not put the secret on the terminal);
  * returns EXIT_USAGE. */
 int enroll_unknown_option(const char *command, const char *arg);
+/* WORD (a status, an employment, a method or an outcome as the store and the audit log
+ * write it in English) in the user's language for text meant for people; WORD itself
+ * when it is not one of them. JSON and CSV keep the stored words. */
+const char *enroll_word(const char *word);
 /* Reads one line with echo off when stdin is a terminal (after PROMPT), else plainly;
  * with read(2), so that no stdio buffer keeps a copy. False at end of input. */
 bool enroll_read_hidden(const char *prompt, char *buf, size_t len);

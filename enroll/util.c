@@ -95,6 +95,24 @@ int enroll_unknown_option(const char *command, const char *arg)
     return enroll_usage(command, _("unknown or incomplete option %s"), shown);
 }
 
+const char *enroll_word(const char *word)
+{
+    static const char *const words[] = {
+        /* staff and credential status, employment */
+        N_("active"), N_("suspended"), N_("revoked"), N_("regular"), N_("fiscal-year"),
+        N_("contractor"),
+        /* methods (mz_method_name) */
+        N_("totp"), N_("recovery"), N_("emergency"), N_("yubikey"),
+        /* outcomes (mz_outcome_reason) */
+        N_("accepted"), N_("wrong code"), N_("code already used"), N_("malformed input"),
+        N_("locked out"), N_("not enrolled"), N_("expired"), N_("internal error"),
+        N_("another YubiKey"), N_("wrong YubiKey response"), N_("challenge replaced meanwhile")};
+    for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (strcmp(word, words[i]) == 0)
+            return _(words[i]);
+    return word;
+}
+
 void enroll_csv_field(const char *s, bool last)
 {
     bool formula = formula_like(s);

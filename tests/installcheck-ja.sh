@@ -24,3 +24,15 @@ case "$help" in
 *使い方*) echo "installcheck-ja: ok: mnzone-enroll --help is Japanese" ;;
 *) echo "installcheck-ja: FAIL: mnzone-enroll --help is not Japanese"; exit 1 ;;
 esac
+# The words the store keeps in English (status, method, outcome) are shown in Japanese.
+refused=$(LC_ALL=ja_JP.UTF-8 "$enroll" --config "$dir/mnzone.conf" verify taro 000000 2>&1)
+case "$refused" in
+*"wrong code"*) echo "installcheck-ja: FAIL: verify shows the English reason: $refused"; exit 1 ;;
+*コードが違います*) echo "installcheck-ja: ok: verify gives the reason in Japanese" ;;
+*) echo "installcheck-ja: FAIL: verify: $refused"; exit 1 ;;
+esac
+shown=$(LC_ALL=ja_JP.UTF-8 "$enroll" --config "$dir/mnzone.conf" show taro 2>&1)
+case "$shown" in
+*"状態:        有効"*"TOTP(アプリ) 有効"*) echo "installcheck-ja: ok: show gives status and method in Japanese" ;;
+*) echo "installcheck-ja: FAIL: show: $shown"; exit 1 ;;
+esac
