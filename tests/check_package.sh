@@ -130,9 +130,10 @@ if [ "$built" = yes ]; then
     result $? "libpam-mnzone: $so and mnzone-engine.so beside it, no .la file${m:+ (missing:$m)}${la:+ (has $la)}"
     m=$(missing "$tmp/pam.list" /usr/share/pam-configs/mnzone \
         /usr/share/man/man8/pam_mnzone.8.gz /usr/share/man/man5/mnzone.conf.5.gz \
-        /usr/share/man/man8/mnzoned.8.gz /usr/share/doc/libpam-mnzone/copyright)
+        /usr/share/man/man8/mnzoned.8.gz /usr/share/doc/libpam-mnzone/copyright \
+        /usr/share/locale/ja/LC_MESSAGES/mnzone.mo)
     [ -z "$m" ]
-    result $? "libpam-mnzone: pam-auth-update profile, pam_mnzone.8, mnzone.conf.5, mnzoned.8${m:+ (missing:$m)}"
+    result $? "libpam-mnzone: pam-auth-update profile, pam_mnzone.8, mnzone.conf.5, mnzoned.8, ja mnzone.mo (the terminals' prompts)${m:+ (missing:$m)}"
     # mnzoned and its unit (lib/systemd/system on Debian 12, usr/lib/... later), which
     # runs the packaged daemon, stays down until the store exists, and is enabled
     why=$(missing "$tmp/pam.list" /usr/sbin/mnzoned)
@@ -159,10 +160,9 @@ fi
 # --- 6-7: mnzone-enroll
 if [ "$built" = yes ]; then
     m=$(missing "$tmp/tool.list" /usr/sbin/mnzone-enroll \
-        /usr/share/man/man8/mnzone-enroll.8.gz /usr/share/locale/ja/LC_MESSAGES/mnzone.mo \
-        /usr/share/doc/mnzone-enroll/copyright)
+        /usr/share/man/man8/mnzone-enroll.8.gz /usr/share/doc/mnzone-enroll/copyright)
     [ -z "$m" ]
-    result $? "mnzone-enroll: the tool, mnzone-enroll.8, ja mnzone.mo${m:+ (missing:$m)}"
+    result $? "mnzone-enroll: the tool, mnzone-enroll.8${m:+ (missing:$m)}"
     ex=/usr/share/doc/mnzone-enroll/examples
     m=$(missing "$tmp/tool.list" $ex/mnzone.conf $ex/pam-configs/mnzone $ex/pam.d/login \
         $ex/pam.d/sshd $ex/pam.d/mnzone-test $ex/pam.d/gdm-password $ex/pam.d/lightdm \
@@ -199,7 +199,7 @@ if [ "$built" = yes ]; then
     m=$(has_deps "$pam_deb" libc6 libpam0g libpam-runtime liboath libsodium libsqlite3 libykpers-1-1)
     [ -z "$m" ]
     result $? "libpam-mnzone Depends: $(dpkg-deb -f "$pam_deb" Depends)${m:+ (missing:$m)}"
-    m=$(has_deps "$tool_deb" libc6 liboath libsodium libsqlite3 libqrencode libpng libjson-c libcsv libykpers-1-1)
+    m=$(has_deps "$tool_deb" libpam-mnzone libc6 liboath libsodium libsqlite3 libqrencode libpng libjson-c libcsv libykpers-1-1)
     [ -z "$m" ]
     result $? "mnzone-enroll Depends: $(dpkg-deb -f "$tool_deb" Depends)${m:+ (missing:$m)}"
 else
