@@ -46,6 +46,9 @@ static const struct word words[] = {
     {"until unlocked", N_("until an administrator unlocks")},
     {"not_enrolled", N_("not in the store")},
     {"no_active_credential", N_("no active credential")},
+    {"intact", N_("intact")},
+    {"broken", N_("broken: run mnzone-enroll audit verify, and keep this store as evidence")},
+    {"no_key", N_("not checked: the key file cannot be read")},
 };
 
 struct cell {
@@ -89,6 +92,7 @@ enum {
     T_FAIL_TERM,
     T_ADMIN,
     T_DAILY,
+    T_CHAIN,
     T_COUNT
 };
 
@@ -104,6 +108,8 @@ struct report {
     char since_at[32], until_at[32];    /* the same as audit timestamps (UTC) */
     char today[11], soon[11];           /* local dates: today and WARN_DAYS later */
     struct coverage cov;
+    const char *no_key; /* why the chain was not checked; NULL: it was */
+    bool chain_broken;
     struct table t[T_COUNT];
 };
 
@@ -237,6 +243,15 @@ static const char daily_sql[] =
     "SELECT date(at, 'localtime'), sum(result = 'success'), sum(result = 'failure') FROM audit"
     " WHERE event = 'auth' AND at >= :since_at AND at < :until_at GROUP BY 1 ORDER BY 1";
 
+static const struct column chain_cols[] = {
+    {"checked", N_("Checked"), CELL_BOOL, NULL},
+    {"intact", N_("Intact"), CELL_BOOL, NULL},
+    {"events", N_("Events"), CELL_INT, NULL},
+    {"head", N_("Head (SEQ:HASH)"), CELL_TEXT, NULL},
+    {"first_bad_seq", N_("First bad event (0: none)"), CELL_INT, NULL},
+    {"state", N_("State"), CELL_WORD, NULL},
+};
+
 static const struct section sections[T_COUNT] = {
     [T_COVERAGE] = {"coverage", N_("Enrolment coverage"),
                     N_("Members of the staff group without an active enrolment: not in the "
@@ -266,6 +281,12 @@ static const struct section sections[T_COUNT] = {
                  N_("Actions recorded by mnzone-enroll in the period, by administrator."),
                  admin_sql, COLS(admin_cols)},
     [T_DAILY] = {"logins_per_day", N_("Logins per day"), NULL, NULL, COLS(daily_cols)},
+    [T_CHAIN] = {"audit_chain", N_("Audit log"),
+                 N_("The figures above come from the audit log; its keyed hash chain is checked "
+                    "here as audit verify does. Note the head in the self-inspection record: "
+                    "audit verify --expect-head HEAD later shows that no event up to it was "
+                    "removed."),
+                 NULL, COLS(chain_cols)},
 };
 
 /* ---- cells */
@@ -595,6 +616,51 @@ static int fill_daily(const struct report *r, struct table *t, sqlite3 *db, mz_e
     return rc == MZ_OK && t->oom ? no_memory(e) : rc;
 }
 
+/* The audit chain, as audit verify checks it, in the report's snapshot: the figures of
+ * the other sections are only as good as the log they were counted from. */
+static int fill_chain(struct report *r, sqlite3 *db, mz_err *e)
+{
+    struct table *t = &r->t[T_CHAIN];
+    int64_t events = 0, bad = 0;
+    char head[24 + 2 * MZ_HASH_BYTES] = "";
+    bool checked = r->no_key == NULL;
+    int rc = MZ_OK;
+    if (checked) {
+        rc = mz_audit_verify(r->en->st, &r->en->keys, &events, &bad, e);
+        r->chain_broken = rc == 1;
+        if (r->chain_broken)
+            rc = MZ_OK;
+    }
+    sqlite3_stmt *q = NULL;
+    if (rc == MZ_OK && !r->chain_broken &&
+        sqlite3_prepare_v2(db,
+                           "SELECT max(seq), (SELECT hash FROM audit WHERE seq ="
+                           " (SELECT max(seq) FROM audit)) FROM audit",
+                           -1, &q, NULL) != SQLITE_OK)
+        rc = store_fail(r, db, e);
+    if (q != NULL && sqlite3_step(q) == SQLITE_ROW) {
+        if (!checked) /* how many events there are, all the same */
+            events = sqlite3_column_int64(q, 0);
+        else if (sqlite3_column_bytes(q, 1) == MZ_HASH_BYTES) {
+            char hex[2 * MZ_HASH_BYTES + 1];
+            sodium_bin2hex(hex, sizeof(hex), sqlite3_column_blob(q, 1), MZ_HASH_BYTES);
+            snprintf(head, sizeof(head), "%lld:%s", (long long)events, hex);
+        }
+    } else if (q != NULL) {
+        rc = store_fail(r, db, e);
+    }
+    sqlite3_finalize(q);
+    if (rc != MZ_OK)
+        return rc;
+    add_number(t, CELL_BOOL, checked);
+    add_number(t, CELL_BOOL, checked && !r->chain_broken);
+    add_number(t, CELL_INT, events);
+    add_text(t, head);
+    add_number(t, CELL_INT, bad);
+    add_word(t, !checked ? "no_key" : r->chain_broken ? "broken" : "intact");
+    return t->oom ? no_memory(e) : MZ_OK;
+}
+
 /* Every section from one snapshot of the store. */
 static int gather(struct report *r, mz_err *e)
 {
@@ -607,6 +673,8 @@ static int gather(struct report *r, mz_err *e)
             rc = fill_from_sql(r, &r->t[i], db, e);
     if (rc == MZ_OK)
         rc = fill_daily(r, &r->t[T_DAILY], db, e);
+    if (rc == MZ_OK)
+        rc = fill_chain(r, db, e);
     mz_store_rollback(r->en->st); /* nothing was written: just end the snapshot */
     return rc;
 }
@@ -1306,6 +1374,14 @@ int cmd_report(struct enroll *en, int argc, char **argv)
         status = enroll_open(en, false);
     if (status != EXIT_DONE)
         return status;
+    /* the key only checks the audit chain: without it the report is made all the same */
+    mz_err key_error;
+    en->keys_loaded = mz_keys_load(en->cfg.key_file, &en->keys, &key_error) == MZ_OK;
+    if (!en->keys_loaded) {
+        r.no_key = key_error.msg;
+        fprintf(stderr, "mnzone-enroll: %s: %s\n", _("the audit chain is not checked"),
+                key_error.msg);
+    }
     int rc = gather(&r, &e);
     if (rc == MZ_OK) {
         void (*print[])(const struct report *) = {print_text, print_json, print_csv, print_html};
@@ -1314,5 +1390,13 @@ int cmd_report(struct enroll *en, int argc, char **argv)
             rc = mz_fail(&e, MZ_ERR_STORE, "%s", _("cannot write the report"));
     }
     report_free(&r);
-    return rc == MZ_OK ? EXIT_DONE : enroll_fail(rc, &e);
+    if (rc != MZ_OK)
+        return enroll_fail(rc, &e);
+    if (r.chain_broken) {
+        fprintf(stderr, "mnzone-enroll: %s\n",
+                _("the audit log is broken: the report's figures may be wrong; run "
+                  "mnzone-enroll audit verify"));
+        return EXIT_CHECK_FAILED;
+    }
+    return EXIT_DONE;
 }
