@@ -91,9 +91,9 @@ static int key_free(struct enroll *en, const char *login, uint32_t serial, const
 }
 
 /* Reads (and with R->program, programs) the plugged-in key into CRED, once it is known
- * to be no one else's. */
+ * to be no one else's; *PROGRAMMED as mz_hw_enrol sets it. */
 static int read_key(struct enroll *en, const char *login, const struct key_request *r,
-                    struct mz_hw_cred *cred)
+                    struct mz_hw_cred *cred, bool *programmed)
 {
     const struct mz_hwkey_ops *ops = mz_ykpers_ops();
     struct mz_hw_device *dev = NULL;
@@ -110,7 +110,7 @@ static int read_key(struct enroll *en, const char *login, const struct key_reque
         }
         if (hrc == MZ_HW_OK)
             hrc = mz_hw_enrol(ops, dev, &en->keys, en->cfg.hwkey_slot, r->program,
-                              en->cfg.hwkey_touch, &prompt, cred, &e);
+                              en->cfg.hwkey_touch, &prompt, cred, programmed, &e);
         ops->close(dev);
     }
     switch (hrc) {
@@ -180,19 +180,61 @@ static void print_key(const char *login, const struct key_request *r, const stru
     enroll_print_json(j, true);
 }
 
+/* The slot of the key with SERIAL was rewritten but the enrolment was not stored: the
+ * key can no longer answer LOGIN's old credential for it, if LOGIN had one, and each
+ * login would count a wrong response until the lock-out. That credential is revoked
+ * (audited), so that the module says there is no key instead, and the administrator is
+ * told what to do. */
+static void void_reprogrammed(struct enroll *en, const char *login, uint32_t serial)
+{
+    struct mz_factors f;
+    mz_err e;
+    int revoked = 0;
+    int rc = mz_store_begin(en->st, &e);
+    if (rc == MZ_OK) {
+        rc = mz_store_factors(en->st, login, en->now, &f, &e);
+        if (rc == MZ_OK && f.has_hwkey && f.hw.serial == serial)
+            rc = mz_admin_revoke_method(en->st, login, "yubikey", en->actor,
+                                        "key reprogrammed; enrolment not finished", en->now,
+                                        &revoked, &e);
+        if (rc == MZ_OK && revoked > 0)
+            rc = enroll_audit(en, "revoke", "yubikey", login,
+                              "key reprogrammed; enrolment not finished", &e);
+        rc = enroll_commit(en, rc, &e);
+        mz_zero_object(&f);
+    }
+    if (rc != MZ_OK)
+        fprintf(stderr,
+                _("mnzone-enroll: the YubiKey (serial %u) was reprogrammed but not enrolled, and "
+                  "its old enrolment could not be revoked (%s): revoke it, then enrol the key "
+                  "again\n"),
+                (unsigned)serial, e.msg);
+    else if (revoked > 0)
+        fprintf(stderr,
+                _("mnzone-enroll: the YubiKey (serial %u) was reprogrammed but not enrolled; its "
+                  "old enrolment no longer works and was revoked: enrol the key again with add "
+                  "%s --method yubikey --program\n"),
+                (unsigned)serial, login);
+    else
+        fprintf(stderr,
+                _("mnzone-enroll: the YubiKey (serial %u) was reprogrammed but not enrolled: run "
+                  "the command again\n"),
+                (unsigned)serial);
+}
+
 int enroll_key(struct enroll *en, const char *login, const struct key_request *r)
 {
     struct mz_hw_cred cred;
     char codes[100][MZ_CODE_TEXT];
     unsigned ncodes = 0;
-    bool reenrol = false;
+    bool reenrol = false, programmed = false;
     mz_err e;
     memset(&cred, 0, sizeof(cred));
     int status = enroll_open(en, true);
     if (status == EXIT_DONE)
         status = check_user(en, login, r, &reenrol);
     if (status == EXIT_DONE)
-        status = read_key(en, login, r, &cred);
+        status = read_key(en, login, r, &cred, &programmed);
     if (status == EXIT_DONE) {
         int rc = mz_store_begin(en->st, &e);
         if (rc == MZ_OK) {
@@ -210,6 +252,8 @@ int enroll_key(struct enroll *en, const char *login, const struct key_request *r
         if (rc != MZ_OK)
             status = enroll_fail(rc, &e);
     }
+    if (status != EXIT_DONE && programmed && en->st != NULL)
+        void_reprogrammed(en, login, cred.serial);
     if (status == EXIT_DONE)
         print_key(login, r, &cred, (const char(*)[MZ_CODE_TEXT])codes, ncodes);
     mz_zero_array(codes);

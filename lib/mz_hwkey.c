@@ -62,9 +62,12 @@ int mz_hw_exchange(const struct mz_hwkey_ops *ops, struct mz_hw_device *dev,
 
 int mz_hw_enrol(const struct mz_hwkey_ops *ops, struct mz_hw_device *dev,
                 const struct mz_keys *keys, unsigned slot, bool program, bool touch,
-                const struct mz_hw_prompt *prompt, struct mz_hw_cred *cred, mz_err *e)
+                const struct mz_hw_prompt *prompt, struct mz_hw_cred *cred, bool *programmed,
+                mz_err *e)
 {
     memset(cred, 0, sizeof(*cred));
+    if (programmed != NULL)
+        *programmed = false;
     cred->slot = slot;
     int rc = ops->serial(dev, &cred->serial, e);
     if (rc != MZ_HW_OK)
@@ -76,6 +79,8 @@ int mz_hw_enrol(const struct mz_hwkey_ops *ops, struct mz_hw_device *dev,
             mz_fail(e, MZ_ERR_CRYPTO, _("cannot get random bytes for the key's secret"));
             return MZ_HW_ERROR;
         }
+        if (programmed != NULL)
+            *programmed = true; /* from here on: a failed write may have changed it too */
         rc = ops->program(dev, slot, secret, touch, e);
         mz_zero_array(secret);
         if (rc != MZ_HW_OK)

@@ -90,9 +90,12 @@ int mz_hw_exchange(const struct mz_hwkey_ops *ops, struct mz_hw_device *dev,
 
 /* Enrolment with the opened key DEV: reads its serial; when PROGRAM, writes a fresh
  * random secret into SLOT (wiped right after); then takes the first challenge. CRED
- * receives serial, slot, challenge and response hash (id 0). */
+ * receives serial, slot, challenge and response hash (id 0). *PROGRAMMED (when not
+ * NULL) tells whether the slot may have been rewritten, even when a step failed: the
+ * key's old enrolment, if any, may no longer answer. */
 int mz_hw_enrol(const struct mz_hwkey_ops *ops, struct mz_hw_device *dev,
                 const struct mz_keys *keys, unsigned slot, bool program, bool touch,
-                const struct mz_hw_prompt *prompt, struct mz_hw_cred *cred, mz_err *e);
+                const struct mz_hw_prompt *prompt, struct mz_hw_cred *cred, bool *programmed,
+                mz_err *e);
 
 #endif

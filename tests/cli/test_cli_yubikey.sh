@@ -172,6 +172,27 @@ expect_exit "add hanako with TOTP" 0 --config "$conf" add hanako --staff-id H-1 
 yk_exit "reset --method yubikey for someone without a key" 2 --config "$conf" reset hanako --method yubikey --program
 grep_in "reset without a key: says to add one" "add USER --method yubikey" "$work/err"
 
+# ---- a reset that rewrote the key's slot but stored nothing (the key was never touched):
+#      the old enrolment of that key cannot answer any more, so it is revoked, not left to
+#      count wrong responses until the lock-out
+
+old_id=$(sq "SELECT id FROM credentials WHERE login = 'kate' AND status = 'active'")
+key_set touch never
+yk_exit "reset kate --program, never touched" 4 --config "$conf" reset kate --method yubikey --program
+grep_in "reprogrammed: says the old enrolment was revoked and what to do" \
+    "was reprogrammed but not enrolled; its old enrolment no longer works and was revoked" "$work/err"
+is "reprogrammed: her key credential revoked, with why" \
+    "$(sq "SELECT status, revoked_why FROM credentials WHERE id = $old_id")" \
+    "revoked|key reprogrammed; enrolment not finished"
+is "reprogrammed: no active credential left" \
+    "$(sq "SELECT count(*) FROM credentials WHERE login = 'kate' AND status = 'active'")" 0
+is "reprogrammed: audited" "$(sq "SELECT event, method, reason FROM audit ORDER BY seq DESC LIMIT 1")" \
+    "revoke|yubikey|key reprogrammed; enrolment not finished"
+key_set touch immediate
+yk_exit "the same key enrolled again" 0 --config "$conf" add kate --method yubikey --program
+is "enrolled again: active" \
+    "$(sq "SELECT hw_serial FROM credentials WHERE login = 'kate' AND status = 'active'")" 4711003
+
 # ---- revoke covers the key
 
 yk_exit "revoke kate" 0 --config "$conf" revoke kate --reason 'left'

@@ -56,7 +56,7 @@ static void enrol_key(struct fx *f, const char *login, const char *staff_id, boo
     mzt_staff(&s, login, staff_id);
     assert_int_equal(mz_store_add_staff(f->st, &s, &e), MZ_OK);
     int rc = mz_hw_enrol(soft_key_ops(), open_key(), &f->keys, 2, true, touch, &soft_key_prompt,
-                         cred, &e);
+                         cred, NULL, &e);
     if (rc != MZ_HW_OK)
         print_error("%s\n", e.msg);
     assert_int_equal(rc, MZ_HW_OK);
@@ -158,13 +158,13 @@ static void test_enrol_without_program_uses_the_slot(void **state)
     soft_key.programmed[1] = true;
     memcpy(before, soft_key.secret[1], sizeof(before));
     assert_int_equal(
-        mz_hw_enrol(soft_key_ops(), open_key(), &f->keys, 1, false, false, NULL, &cred, &e),
+        mz_hw_enrol(soft_key_ops(), open_key(), &f->keys, 1, false, false, NULL, &cred, NULL, &e),
         MZ_HW_OK);
     assert_memory_equal(soft_key.secret[1], before, sizeof(before));
     assert_false(soft_key.programmed[2]);
     /* an unprogrammed slot does not answer: the enrolment fails */
     assert_int_not_equal(
-        mz_hw_enrol(soft_key_ops(), open_key(), &f->keys, 2, false, false, NULL, &cred, &e),
+        mz_hw_enrol(soft_key_ops(), open_key(), &f->keys, 2, false, false, NULL, &cred, NULL, &e),
         MZ_HW_OK);
 }
 
