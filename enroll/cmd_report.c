@@ -6,6 +6,7 @@
 
 #include "enroll.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <grp.h>
 #include <locale.h>
@@ -496,9 +497,15 @@ static int compare_names(const void *a, const void *b)
 
 /* The group's listed members and the users whose primary group it is, sorted; false
  * when there is no such group. */
-static bool group_members(const char *group, struct names *m)
+/* False when GROUP does not exist; then *LOOKUP_ERRNO is not 0 when that cannot be
+ * told (the group database could not be read: NSS, LDAP). */
+static bool group_members(const char *group, struct names *m, int *lookup_errno)
 {
+    errno = 0;
     struct group *gr = getgrnam(group);
+    int err = errno; /* getgrnam(3): these mean "not found" */
+    *lookup_errno =
+        gr == NULL && err != ENOENT && err != ESRCH && err != EBADF && err != EPERM ? err : 0;
     if (gr == NULL)
         return false;
     gid_t gid = gr->gr_gid;
@@ -545,9 +552,13 @@ static int fill_coverage(struct report *r, sqlite3 *db, mz_err *e)
         return MZ_OK;
     cov->group = r->en->cfg.staff_group;
     struct names m = {NULL, 0, 0, false};
-    cov->found = group_members(cov->group, &m);
+    int lookup_errno = 0;
+    cov->found = group_members(cov->group, &m, &lookup_errno);
     sqlite3_stmt *q = NULL;
     int rc = m.oom ? no_memory(e) : MZ_OK;
+    if (lookup_errno != 0) /* not "no such group": the coverage would be a guess */
+        rc = mz_fail(e, MZ_ERR_CONFIG, _("staff_group %s: cannot read the group database: %s"),
+                     cov->group, strerror(lookup_errno));
     if (rc == MZ_OK && m.n > 0 &&
         sqlite3_prepare_v2(db,
                            "SELECT s.status, (SELECT count(*) FROM credentials c"
@@ -713,7 +724,11 @@ static int parse_options(int argc, char **argv, struct options *o)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c == 's' || c == 'u') {
-            *(c == 's' ? &o->since : &o->until) = optarg;
+            const char **slot = c == 's' ? &o->since : &o->until;
+            if (*slot != NULL)
+                return enroll_usage("report", _("%s: given more than once"),
+                                    c == 's' ? "--since" : "--until");
+            *slot = optarg;
             continue;
         }
         if (c == 'f' && !parse_format(optarg, &f))

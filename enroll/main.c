@@ -32,7 +32,7 @@ int enroll_fail(int rc, const mz_err *e)
 int enroll_usage(const char *command, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "mnzone-enroll %s: ", command);
+    fprintf(stderr, "mnzone-enroll%s%s: ", command[0] != '\0' ? " " : "", command);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);

@@ -360,6 +360,12 @@ has "--format pdf: names the option" "--format" "$work/err"
 expect_exit "--format without a value" 2 --config "$rconf" report --format
 expect_exit "--format csv and --json" 2 --config "$rconf" report --format csv --json
 expect_exit "unknown option" 2 --config "$rconf" report --user taro
+expect_exit "--since twice" 2 --config "$rconf" report --since 2020-01-01 --since 2020-02-01
+has "--since twice: says so" "--since: given more than once" "$work/err"
+expect_exit "--until twice" 2 --config "$rconf" report --until 2020-01-01 --until 2020-02-01
+has "--until twice: says so" "--until: given more than once" "$work/err"
+expect_exit "an unknown option before the command" 2 -x report
+has "before the command: the message has no stray space" "mnzone-enroll: unknown option -x" "$work/err"
 expect_exit "unexpected argument" 2 --config "$rconf" report taro
 is "usage errors print nothing on standard output" "$(wc -c <"$work/out")" 0
 make_conf "$work/missing.conf" ""
