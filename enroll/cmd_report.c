@@ -21,6 +21,10 @@
 #define MAX_DAYS 366 /* a fiscal year in a leap year: the longest period */
 #define DAY_SECONDS 86400
 #define MAX_COLS 10
+/* The most rows of a section whose rows come from what anyone can type or bring to a
+ * login (user names, remote hosts): a flood of made-up names must not make the report
+ * need memory without end. The rest is counted. */
+#define MAX_ROWS 500
 
 enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_CSV, FORMAT_HTML };
 
@@ -73,6 +77,7 @@ struct section {
     const char *sql;   /* NULL: filled by code */
     const struct column *cols;
     size_t ncols;
+    const char *summed; /* capped at MAX_ROWS: the column whose left-out values are summed */
 };
 
 struct table {
@@ -80,6 +85,8 @@ struct table {
     struct cell *cells;
     size_t ncells, cap;
     bool oom;
+    size_t left_rows; /* rows past MAX_ROWS, not kept */
+    int64_t left_sum; /* their values of the section's summed column */
 };
 
 enum {
@@ -273,11 +280,11 @@ static const struct section sections[T_COUNT] = {
                      emergency_sql, COLS(emergency_cols)},
     [T_FAIL_USER] = {"failed_logins_by_user", N_("Failed logins by user"),
                      N_("Failed login attempts in the period, by user."), fail_user_sql,
-                     COLS(fail_user_cols)},
+                     COLS(fail_user_cols), "failures"},
     [T_FAIL_TERM] = {"failed_logins_by_terminal", N_("Failed logins by terminal"),
                      N_("Failed login attempts in the period, by host, terminal and remote "
                         "host."),
-                     fail_term_sql, COLS(fail_term_cols)},
+                     fail_term_sql, COLS(fail_term_cols), "failures"},
     [T_ADMIN] = {"admin_actions", N_("Administrative actions"),
                  N_("Actions recorded by mnzone-enroll in the period, by administrator."),
                  admin_sql, COLS(admin_cols)},
@@ -452,10 +459,19 @@ static int fill_from_sql(const struct report *r, struct table *t, sqlite3 *db, m
     if (sqlite3_prepare_v2(db, t->def->sql, -1, &q, NULL) != SQLITE_OK)
         return store_fail(r, db, e);
     bind_params(r, q);
-    int step;
-    while ((step = sqlite3_step(q)) == SQLITE_ROW)
+    int step, summed = -1;
+    for (size_t i = 0; t->def->summed != NULL && i < t->def->ncols; i++)
+        if (strcmp(t->def->cols[i].key, t->def->summed) == 0)
+            summed = (int)i;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        if (summed >= 0 && table_rows(t) >= MAX_ROWS) {
+            t->left_rows++;
+            t->left_sum += sqlite3_column_int64(q, summed);
+            continue;
+        }
         for (size_t i = 0; i < t->def->ncols; i++)
             add_column(t, q, (int)i, t->def->cols[i].kind);
+    }
     int rc = step == SQLITE_DONE ? MZ_OK : store_fail(r, db, e);
     sqlite3_finalize(q);
     if (rc == MZ_OK && t->oom)
@@ -840,6 +856,13 @@ static void section_note(const struct report *r, int i, char *buf, size_t len)
         daily_note(&r->t[T_DAILY], buf, len);
     else
         snprintf(buf, len, "%s", _(sections[i].note));
+    const struct table *t = &r->t[i];
+    size_t used = strlen(buf);
+    if (t->left_rows > 0 && used + 1 < len)
+        snprintf(buf + used, len - used,
+                 _(" Only the %d with the most failures are listed; %zu more, with %lld failures "
+                   "in all, are left out (mnzone-enroll audit list lists every event)."),
+                 MAX_ROWS, t->left_rows, (long long)t->left_sum);
 }
 
 static void coverage_summary(const struct coverage *c, char *buf, size_t len)
@@ -941,6 +964,16 @@ static void print_json(const struct report *r)
     json_object_object_add(j, "coverage", json_coverage(r));
     for (int i = T_COVERAGE + 1; i < T_COUNT; i++)
         json_object_object_add(j, sections[i].key, json_table(&r->t[i]));
+    json_object *left = json_object_new_object();
+    for (int i = 0; i < T_COUNT; i++) {
+        if (sections[i].summed == NULL)
+            continue;
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "rows", json_object_new_int64((int64_t)r->t[i].left_rows));
+        json_object_object_add(o, sections[i].summed, json_object_new_int64(r->t[i].left_sum));
+        json_object_object_add(left, sections[i].key, o);
+    }
+    json_object_object_add(j, "left_out", left);
     enroll_print_json(j, false);
 }
 
@@ -978,6 +1011,10 @@ static void print_csv(const struct report *r)
     }
     printf("group_members,%zu\r\ngroup_enrolled,%zu\r\nstale_days,%u\r\n", c->members, c->enrolled,
            r->en->cfg.stale_days);
+    for (int i = 0; i < T_COUNT; i++)
+        if (sections[i].summed != NULL)
+            printf("%s_left_out,%zu\r\n%s_left_out_%s,%lld\r\n", sections[i].key, r->t[i].left_rows,
+                   sections[i].key, sections[i].summed, (long long)r->t[i].left_sum);
     for (int i = 0; i < T_COUNT; i++)
         csv_table(&r->t[i]);
 }
@@ -1065,7 +1102,7 @@ static void text_heading(const char *s, char underline)
 static void print_text(const struct report *r)
 {
     struct meta m[6];
-    char buf[600];
+    char buf[1024];
     text_heading(_("Self-inspection report"), '=');
     report_meta(r, m);
     size_t lw = 0;
@@ -1323,7 +1360,7 @@ static void html_head(const struct report *r)
 
 static void html_section(const struct report *r, int i)
 {
-    char buf[600];
+    char buf[1024];
     printf("<section id=\"%s\">\n<h2>%d. ", sections[i].key, i + 1);
     html_escape(_(sections[i].title));
     if (i != T_DAILY)

@@ -155,7 +155,7 @@ expect_exit "report --format json" 0 --config "$rconf" report --format json
 cp "$work/out" "$work/report.json"
 is "json: one object" "$(jqo type)" object
 is "json: a key per section" "$(jqo '[keys_unsorted[]] | join(" ")')" \
-    "generated_at host period today stale_days coverage expiry locked stale revocations emergency_codes failed_logins_by_user failed_logins_by_terminal admin_actions logins_per_day audit_chain"
+    "generated_at host period today stale_days coverage expiry locked stale revocations emergency_codes failed_logins_by_user failed_logins_by_terminal admin_actions logins_per_day audit_chain left_out"
 is "json: period since local midnight 30 days ago" "$(jqo .period.since)" \
     "$(iso "$(day '-30 days') 00:00")"
 is "json: today" "$(jqo .today)" "$(date +%F)"
@@ -225,7 +225,7 @@ is "json: logins per day: failures add up" "$(jqo '[.logins_per_day[].failure] |
 is "json: logins per day: today 2 successful, 11 failed" \
     "$(jqo '.logins_per_day[-1] | "\(.success) \(.failure)"')" "2 11"
 expect_exit "report --json is --format json" 0 --config "$rconf" report --json
-is "--json: the same sections" "$(jqo '[keys_unsorted[]] | length')" 16
+is "--json: the same sections" "$(jqo '[keys_unsorted[]] | length')" 17
 
 # ---- another period: January 2020
 
@@ -444,6 +444,34 @@ for fmt in text csv html json; do
         "! LC_ALL=C grep -q -P '\xe2\x80\xae|\xe2\x80\x8b|\xe2\x81\xa6' '$work/out'"
     has "report ($fmt): the typed name with ? in their place" "?orat??" "$work/out"
 done
+
+# ---- a flood of made-up names at the login prompt: the tables by user and by terminal
+#      keep the 500 with the most failures and count the rest
+
+base=$(sq "SELECT max(seq) FROM audit")
+sq "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 700)
+    INSERT INTO audit (seq, at, host, service, tty, rhost, user, actor, event, method, result,
+    reason, prev_hash, hash) SELECT $base + i, '$(date -u +%Y-%m-%dT%H:%M:%SZ)', '$host', 'sshd',
+    '', 'flood' || i || '.example', 'flood' || i, 'flood' || i, 'auth', 'totp', 'failure',
+    'unknown user', zeroblob(32), zeroblob(32) FROM n"
+expect_exit "report after a flood of names" 0 --config "$rconf" report --json
+since=$(jqo .period.since)
+users=$(sq "SELECT count(DISTINCT user) FROM audit WHERE event = 'auth' AND result = 'failure' AND at >= '$since'")
+fails=$(sq "SELECT count(*) FROM audit WHERE event = 'auth' AND result = 'failure' AND at >= '$since'")
+is "flood: 500 users listed" "$(jqo '.failed_logins_by_user | length')" 500
+is "flood: the most failed first, as before" "$(jqo '.failed_logins_by_user[0:2] | map(.user) | join(",")')" \
+    "rokuro,shiro"
+is "flood: the users left out counted" "$(jqo '.left_out.failed_logins_by_user.rows')" "$((users - 500))"
+is "flood: listed and left-out failures add up" \
+    "$(jqo '([.failed_logins_by_user[].failures] | add) + .left_out.failed_logins_by_user.failures')" "$fails"
+is "flood: terminals capped too" \
+    "$(jqo '"\(.failed_logins_by_terminal | length) \(.left_out.failed_logins_by_terminal.rows > 0)"')" "500 true"
+expect_exit "report (text) after a flood" 0 --config "$rconf" report
+has "flood text: says how many were left out" "$((users - 500)) more, with" "$work/out"
+expect_exit "report (csv) after a flood" 0 --config "$rconf" report --format csv
+has "flood csv: the count left out" "failed_logins_by_user_left_out,$((users - 500))"$'\r' "$work/out"
+expect_exit "report (html) after a flood" 0 --config "$rconf" report --format html
+check "flood html: well-formed" xmllint --noout "$work/out"
 
 # ---- the audit chain, on a store of its own whose events were all written by the tool
 
