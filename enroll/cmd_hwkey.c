@@ -12,11 +12,12 @@
 #include <stdio.h>
 #include <string.h>
 
-static void touch_prompt(void *arg, bool again)
+static bool touch_prompt(void *arg, bool again)
 {
     (void)arg;
     (void)again;
     fprintf(stderr, "%s\n", _("Touch the YubiKey now."));
+    return true;
 }
 
 /* Checks that LOGIN may get a key as R asks: a new (or revoked) staff member for add with

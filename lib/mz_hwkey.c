@@ -27,8 +27,10 @@ static int challenge_hashed(const struct mz_hwkey_ops *ops, struct mz_hw_device 
                             mz_err *e)
 {
     uint8_t resp[MZ_HW_RESPONSE_LEN];
-    if (touch && prompt != NULL && prompt->touch != NULL)
-        prompt->touch(prompt->arg, again);
+    if (touch && prompt != NULL && prompt->touch != NULL && !prompt->touch(prompt->arg, again)) {
+        mz_fail(e, MZ_ERR_CONFIG, "%s", _("the user could not be told to touch the YubiKey"));
+        return MZ_HW_ERROR;
+    }
     int rc = ops->challenge(dev, slot, chal, resp, e);
     if (rc == MZ_HW_OK)
         mz_hw_response_hash(keys, chal, resp, hash);

@@ -57,8 +57,11 @@ struct mz_hw_cred {
 
 /* Called before each challenge that needs a touch, so that the user is told before the
  * key blocks; AGAIN is true for the second touch of a login. */
+/* Tells the user to touch the key (AGAIN for the second challenge of a login); false
+ * when the message could not be shown: then no challenge is sent, since nobody would
+ * know to touch the key and the login would only wait for the key's time-out. */
 struct mz_hw_prompt {
-    void (*touch)(void *arg, bool again);
+    bool (*touch)(void *arg, bool again);
     void *arg;
 };
 

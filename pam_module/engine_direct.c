@@ -160,7 +160,7 @@ static int direct_key_login(struct mz_engine *eng, struct mz_attempt *a,
     out->rotating = ans.rotating;
     enum mz_key_result ended = MZ_KEY_DECIDED;
     const char *reason = key_ending(hrc, ans.rotating, &ended);
-    if (reason == NULL && *cancelled) { /* a touch prompt did not reach the user */
+    if (*cancelled) { /* a touch prompt did not reach the user: the exchange stopped there */
         reason = "conversation failed";
         ended = MZ_KEY_CONV;
     }

@@ -393,12 +393,13 @@ static int key_denial(struct login *l, struct engine *en, bool recorded, int arc
     return pam_rc;
 }
 
-static void touch_prompt(void *arg, bool again)
+static bool touch_prompt(void *arg, bool again)
 {
     struct login *l = arg;
     if (say(l, PAM_TEXT_INFO, again ? _("Touch your YubiKey again.") : _("Touch your YubiKey.")) !=
         PAM_SUCCESS)
         l->conv_failed = true;
+    return !l->conv_failed;
 }
 
 /* The YubiKey login of a user with a key credential, with the direct engine. *FALL_BACK

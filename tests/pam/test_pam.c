@@ -2794,10 +2794,12 @@ static void test_key_conversation_fails(void **state)
     char first[HEX_CHALLENGE], after[HEX_CHALLENGE];
     kate_with_key(f, first);
     take(f, "kate", &before);
+    long asked = key_get_long(f, "challenges");
     run_conv(f, "kate", conv_error, NULL, &r);
     expect_refused(&r);
     expect_rc(&r, PAM_CONV_ERR);
     expect_uncounted_failure(f, "kate", &before, "conversation failed");
+    assert_int_equal(key_get_long(f, "challenges"), asked); /* the key was not asked */
     stored_challenge(f, "kate", after);
     assert_string_equal(first, after);
 }

@@ -106,11 +106,12 @@ const struct mz_hwkey_ops *soft_key_ops(void)
     return &ops;
 }
 
-static void count_prompt(void *arg, bool again)
+static bool count_prompt(void *arg, bool again)
 {
     (void)arg;
     (void)again;
     soft_key.touch_prompts++;
+    return !soft_key.prompt_fails;
 }
 
 const struct mz_hw_prompt soft_key_prompt = {count_prompt, NULL};

@@ -18,6 +18,7 @@ struct soft_key {
     bool replay;                   /* answers every challenge with the last response it gave */
     int challenges;                /* challenges asked so far */
     int touch_prompts;             /* prompts seen (through soft_key_prompt) */
+    bool prompt_fails;             /* soft_key_prompt reports that the user was not told */
     bool challenged_before_prompt; /* a touch slot was challenged with no prompt before it */
     uint8_t last_response[MZ_HW_RESPONSE_LEN];
 };

@@ -275,6 +275,28 @@ static void test_touch_timeout_changes_nothing(void **state)
     assert_memory_equal(before, after, sizeof(before));
 }
 
+/* A touch prompt that cannot be shown stops the exchange before the key is asked: nobody
+ * would know to touch it, and the login would wait for the key's time-out. */
+static void test_prompt_not_shown_sends_no_challenge(void **state)
+{
+    struct fx *f = *state;
+    struct mz_hw_cred cred;
+    struct mz_hw_answer ans;
+    uint8_t before[MZ_HW_CHALLENGE_LEN], after[MZ_HW_CHALLENGE_LEN];
+    mz_err e = {""};
+    enrol_key(f, "taro", "A-001", true, &cred);
+    stored_challenge(f, "taro", before);
+    int asked = soft_key.challenges;
+    soft_key.prompt_fails = true;
+    assert_int_equal(mz_hw_exchange(soft_key_ops(), open_key(), &f->keys, &cred, true,
+                                    &soft_key_prompt, &ans, &e),
+                     MZ_HW_ERROR);
+    assert_int_equal(soft_key.challenges, asked);
+    assert_false(ans.answered);
+    stored_challenge(f, "taro", after);
+    assert_memory_equal(before, after, sizeof(before));
+}
+
 static void test_rotation_failure_changes_nothing(void **state)
 {
     struct fx *f = *state;
@@ -512,6 +534,7 @@ int main(void)
         T(test_other_serial_is_refused_without_a_challenge),
         T(test_same_serial_other_secret_is_refused),
         T(test_touch_timeout_changes_nothing),
+        T(test_prompt_not_shown_sends_no_challenge),
         T(test_rotation_failure_changes_nothing),
         T(test_failed_commit_is_no_success),
         T(test_answer_to_replaced_challenge_is_stale),
