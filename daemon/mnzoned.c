@@ -177,7 +177,14 @@ static int serve_status(struct daemon *d, const struct mz_msg *req, struct mz_ms
     return rc;
 }
 
-static int serve_record(struct daemon *d, const struct mz_msg *req, mz_err *e)
+/* Adds the audit head after the event just written, for the module's syslog line. */
+static bool add_head(struct daemon *d, struct mz_msg *reply)
+{
+    char head[MZ_ENGINE_HEAD_TEXT];
+    return !mz_engine_direct.audit_head(d->eng, head) || mz_msg_add(reply, "audit", head);
+}
+
+static int serve_record(struct daemon *d, const struct mz_msg *req, struct mz_msg *reply, mz_err *e)
 {
     struct mz_attempt a;
     const char *event = mz_msg_get(req, "event"), *result = mz_msg_get(req, "result"),
@@ -186,7 +193,10 @@ static int serve_record(struct daemon *d, const struct mz_msg *req, mz_err *e)
         (strcmp(event, "auth") != 0 && strcmp(event, "account") != 0) ||
         (strcmp(result, "failure") != 0 && strcmp(result, "ignore") != 0))
         return mz_fail(e, MZ_ERR_INPUT, "mnzoned: malformed request");
-    return mz_engine_direct.record(d->eng, &a, event, result, reason, e);
+    int rc = mz_engine_direct.record(d->eng, &a, event, result, reason, e);
+    if (rc == MZ_OK && !add_head(d, reply))
+        rc = mz_fail(e, MZ_ERR_INPUT, "mnzoned: reply too long");
+    return rc;
 }
 
 static int serve_attempt(struct daemon *d, const struct mz_msg *req, struct mz_msg *reply,
@@ -216,7 +226,7 @@ static int serve_attempt(struct daemon *d, const struct mz_msg *req, struct mz_m
           mz_msg_add_int(reply, "method", v.method) && mz_msg_add_int(reply, "last_at", last.at) &&
           mz_msg_add_int(reply, "failures_since", last.failures_since) &&
           mz_msg_add(reply, "last_host", last.host) &&
-          mz_msg_add(reply, "last_service", last.service)))
+          mz_msg_add(reply, "last_service", last.service) && add_head(d, reply)))
         rc = mz_fail(e, MZ_ERR_INPUT, "mnzoned: reply too long");
     return rc;
 }
@@ -268,7 +278,7 @@ static void serve(struct daemon *d, const struct mz_msg *req, struct mz_msg *rep
         if (strcmp(op, "status") == 0)
             rc = serve_status(d, req, reply, &e);
         else if (strcmp(op, "record") == 0)
-            rc = serve_record(d, req, &e);
+            rc = serve_record(d, req, reply, &e);
         else if (strcmp(op, "attempt") == 0)
             rc = serve_attempt(d, req, reply, &e);
         else if (strcmp(op, "account") == 0)

@@ -16,7 +16,7 @@
 enum audit_action { AUDIT_LIST, AUDIT_EXPORT, AUDIT_VERIFY };
 
 /* "SEQ:" and 64 hex digits. */
-#define HEAD_TEXT (20 + 1 + 2 * MZ_HASH_BYTES + 1)
+#define HEAD_TEXT MZ_AUDIT_HEAD_TEXT
 
 struct audit_opts {
     enum audit_action action;
@@ -434,13 +434,6 @@ static int classify_break(sqlite3 *db, struct verdict *v, mz_err *e)
     return MZ_OK;
 }
 
-static void format_head(int64_t seq, const uint8_t hash[MZ_HASH_BYTES], char out[HEAD_TEXT])
-{
-    char hex[2 * MZ_HASH_BYTES + 1];
-    sodium_bin2hex(hex, sizeof(hex), hash, MZ_HASH_BYTES);
-    snprintf(out, HEAD_TEXT, "%lld:%s", (long long)seq, hex);
-}
-
 /* The chain is intact: its head, then whether the head noted earlier is in it. */
 static int check_head(sqlite3 *db, const struct audit_opts *o, struct verdict *v, mz_err *e)
 {
@@ -449,7 +442,7 @@ static int check_head(sqlite3 *db, const struct audit_opts *o, struct verdict *v
     int rc = stored_hash(db, false, v->events, hash, &found, e);
     if (rc != MZ_OK)
         return rc;
-    format_head(v->events, hash, v->head);
+    mz_audit_format_head(v->events, hash, v->head);
     v->have_head = true;
     if (!o->expect_head)
         return MZ_OK;
@@ -541,7 +534,7 @@ static void print_verdict_json(const struct audit_opts *o, const struct verdict 
         v->problem != PROBLEM_NONE ? json_object_new_string(problem_names[v->problem]) : NULL);
     if (o->expect_head) {
         char head[HEAD_TEXT];
-        format_head(o->head_seq, o->head_hash, head);
+        mz_audit_format_head(o->head_seq, o->head_hash, head);
         json_object_object_add(j, "expect_head", json_object_new_string(head));
     }
     enroll_print_json(j, false);

@@ -649,7 +649,7 @@ static int fill_chain(struct report *r, sqlite3 *db, mz_err *e)
 {
     struct table *t = &r->t[T_CHAIN];
     int64_t events = 0, bad = 0;
-    char head[24 + 2 * MZ_HASH_BYTES] = "";
+    char head[MZ_AUDIT_HEAD_TEXT] = "";
     bool checked = r->no_key == NULL;
     int rc = MZ_OK;
     if (checked) {
@@ -668,11 +668,8 @@ static int fill_chain(struct report *r, sqlite3 *db, mz_err *e)
     if (q != NULL && sqlite3_step(q) == SQLITE_ROW) {
         if (!checked) /* how many events there are, all the same */
             events = sqlite3_column_int64(q, 0);
-        else if (sqlite3_column_bytes(q, 1) == MZ_HASH_BYTES) {
-            char hex[2 * MZ_HASH_BYTES + 1];
-            sodium_bin2hex(hex, sizeof(hex), sqlite3_column_blob(q, 1), MZ_HASH_BYTES);
-            snprintf(head, sizeof(head), "%lld:%s", (long long)events, hex);
-        }
+        else if (sqlite3_column_bytes(q, 1) == MZ_HASH_BYTES)
+            mz_audit_format_head(events, sqlite3_column_blob(q, 1), head);
     } else if (q != NULL) {
         rc = store_fail(r, db, e);
     }

@@ -65,6 +65,8 @@ int mz_audit_append(struct mz_store *st, const struct mz_keys *keys, const struc
     int64_t seq;
     uint8_t prev[MZ_HASH_BYTES], hash[MZ_HASH_BYTES];
     char at[32];
+    memset(hash, 0, sizeof(hash));
+    mz_store_note_head(st, 0, hash); /* a failed append leaves no head to log */
     if (chain_head(st, &seq, prev) != MZ_OK)
         return mz_fail(e, MZ_ERR_STORE, _("cannot read the audit log: %s"), sqlite3_errmsg(db));
     seq++;
@@ -89,8 +91,29 @@ int mz_audit_append(struct mz_store *st, const struct mz_keys *keys, const struc
     int rc = MZ_OK;
     if (sqlite3_step(q) != SQLITE_DONE)
         rc = mz_fail(e, MZ_ERR_STORE, _("cannot write the audit log: %s"), sqlite3_errmsg(db));
+    else
+        mz_store_note_head(st, seq, hash);
     mz_store_release(st, q);
     return rc;
+}
+
+void mz_audit_format_head(int64_t seq, const uint8_t hash[MZ_HASH_BYTES],
+                          char out[MZ_AUDIT_HEAD_TEXT])
+{
+    char hex[2 * MZ_HASH_BYTES + 1];
+    sodium_bin2hex(hex, sizeof(hex), hash, MZ_HASH_BYTES);
+    snprintf(out, MZ_AUDIT_HEAD_TEXT, "%lld:%s", (long long)seq, hex);
+}
+
+bool mz_audit_last_head(const struct mz_store *st, char out[MZ_AUDIT_HEAD_TEXT])
+{
+    int64_t seq;
+    uint8_t hash[MZ_HASH_BYTES];
+    out[0] = '\0';
+    if (!mz_store_last_head(st, &seq, hash))
+        return false;
+    mz_audit_format_head(seq, hash, out);
+    return true;
 }
 
 static const char *col(sqlite3_stmt *q, int i)

@@ -24,6 +24,15 @@ struct mz_event {
 int mz_audit_append(struct mz_store *st, const struct mz_keys *keys, const struct mz_event *ev,
                     int64_t now, mz_err *e);
 
+/* "SEQ:HASH" (HASH as 64 lowercase hex digits), as audit verify prints a head and
+ * --expect-head takes it. */
+#define MZ_AUDIT_HEAD_TEXT (20 + 1 + 2 * MZ_HASH_BYTES + 1)
+void mz_audit_format_head(int64_t seq, const uint8_t hash[MZ_HASH_BYTES],
+                          char out[MZ_AUDIT_HEAD_TEXT]);
+/* The head after the event ST appended last, if its transaction was not rolled back
+ * (mz_store_last_head); false when there is none. */
+bool mz_audit_last_head(const struct mz_store *st, char out[MZ_AUDIT_HEAD_TEXT]);
+
 /* Keyed hash of one event: its sequence number, time, fields and the previous hash. */
 void mz_audit_hash(const struct mz_keys *keys, int64_t seq, const char *at,
                    const struct mz_event *ev, const uint8_t prev[MZ_HASH_BYTES],

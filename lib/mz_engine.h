@@ -68,7 +68,14 @@ struct mz_engine_ops {
      * here (audited, not counted); the caller logs and tells the user. */
     int (*key_login)(struct mz_engine *eng, struct mz_attempt *a, const struct mz_hw_prompt *prompt,
                      const bool *cancelled, struct mz_key_outcome *out, mz_err *e);
+    /* The audit chain's head ("SEQ:HASH", at most MZ_ENGINE_HEAD_TEXT bytes with its NUL)
+     * right after the event this engine wrote last, for the syslog line: a log server
+     * that keeps every head shows later whether newer events were cut off. False (and
+     * OUT empty) when the last operation wrote none. */
+    bool (*audit_head)(struct mz_engine *eng, char *out);
 };
+
+#define MZ_ENGINE_HEAD_TEXT (20 + 1 + 64 + 1)
 
 /* The direct engine, exported by mnzone-engine.so under this name. The name carries the
  * version of struct mz_engine_ops: change it (and pam_module/engine.sym) whenever the
@@ -76,8 +83,8 @@ struct mz_engine_ops {
  * upgrade under a long-running sshd) do not find each other, and the login fails closed
  * ("has no engine") instead of calling through a struct of another shape. 2: open takes
  * flags. */
-#define MZ_ENGINE_DIRECT_SYMBOL "mz_engine_direct_2"
-#define mz_engine_direct mz_engine_direct_2
+#define MZ_ENGINE_DIRECT_SYMBOL "mz_engine_direct_3"
+#define mz_engine_direct mz_engine_direct_3
 extern const struct mz_engine_ops mz_engine_direct;
 /* mnzoned's: the key file is read again at the next operation that needs it. */
 void mz_engine_direct_forget_keys(struct mz_engine *eng);

@@ -21,6 +21,8 @@ struct mz_store {
     sqlite3 *db;
     char path[PATH_MAX];
     struct timespec busy_since; /* when the present wait for the write lock began */
+    int64_t head_seq;           /* mz_store_note_head; 0: none */
+    uint8_t head_hash[32];
     struct {
         const char *sql;
         sqlite3_stmt *q;
@@ -247,6 +249,7 @@ static int run_cached(struct mz_store *st, const char *sql, const char *what, mz
 
 int mz_store_begin(struct mz_store *st, mz_err *e)
 {
+    st->head_seq = 0;
     return run_cached(st, "BEGIN IMMEDIATE", _("cannot start a transaction"), e);
 }
 
@@ -260,8 +263,22 @@ int mz_store_commit(struct mz_store *st, mz_err *e)
 
 void mz_store_rollback(struct mz_store *st)
 {
+    st->head_seq = 0;
     if (!sqlite3_get_autocommit(st->db))
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+void mz_store_note_head(struct mz_store *st, int64_t seq, const uint8_t hash[32])
+{
+    st->head_seq = seq;
+    memcpy(st->head_hash, hash, sizeof(st->head_hash));
+}
+
+bool mz_store_last_head(const struct mz_store *st, int64_t *seq, uint8_t hash[32])
+{
+    *seq = st->head_seq;
+    memcpy(hash, st->head_hash, sizeof(st->head_hash));
+    return st->head_seq > 0;
 }
 
 static const char *const employment_names[] = {"regular", "fiscal-year", "contractor"};

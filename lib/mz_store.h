@@ -39,6 +39,12 @@ int mz_store_begin(struct mz_store *st, mz_err *e);
 int mz_store_commit(struct mz_store *st, mz_err *e);
 void mz_store_rollback(struct mz_store *st);
 
+/* The audit event this connection appended last (mz_audit_append notes it), while it is
+ * not rolled back: the head of the chain once its transaction committed. A new
+ * transaction forgets it. False when there is none. */
+void mz_store_note_head(struct mz_store *st, int64_t seq, const uint8_t hash[32]);
+bool mz_store_last_head(const struct mz_store *st, int64_t *seq, uint8_t hash[32]);
+
 enum mz_employment { MZ_EMPLOY_REGULAR, MZ_EMPLOY_FISCAL_YEAR, MZ_EMPLOY_CONTRACTOR };
 enum mz_staff_status { MZ_STAFF_ACTIVE, MZ_STAFF_SUSPENDED, MZ_STAFF_REVOKED };
 

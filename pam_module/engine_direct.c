@@ -3,6 +3,7 @@
  * YubiKey logins) and linked into mnzoned, which serves every request with it. */
 #include "config.h"
 
+#include "mz_audit.h"
 #include "mz_engine.h"
 
 #include <stdlib.h>
@@ -178,6 +179,11 @@ done:
     return rc;
 }
 
+static bool direct_audit_head(struct mz_engine *eng, char *out)
+{
+    return mz_audit_last_head(eng->st, out);
+}
+
 const struct mz_engine_ops mz_engine_direct = {
     .name = "direct",
     .open = direct_open,
@@ -188,4 +194,5 @@ const struct mz_engine_ops mz_engine_direct = {
     .attempt = direct_attempt,
     .account = direct_account,
     .key_login = direct_key_login,
+    .audit_head = direct_audit_head,
 };

@@ -23,7 +23,16 @@ struct mz_engine {
     struct mz_config cfg;
     int key_rc; /* what status said of the key file */
     mz_err key_err;
+    char head[MZ_ENGINE_HEAD_TEXT]; /* the audit head of the last reply that gave one */
 };
+
+/* "SEQ:HASH" as mnzoned sends the audit head: 1 to 19 digits, ':', 64 lowercase hex. */
+static bool valid_head(const char *s)
+{
+    size_t digits = strspn(s, "0123456789");
+    return digits >= 1 && digits <= 19 && s[digits] == ':' &&
+           strspn(s + digits + 1, "0123456789abcdef") == 64 && s[digits + 65] == '\0';
+}
 
 /* Bounds connect (a full listen backlog) and send; replies are read within a deadline
  * (mz_msg_recv). */
@@ -70,10 +79,11 @@ static int dial(const struct mz_config *cfg, unsigned timeout_ms, int *why, mz_e
  * question, which changes nothing, so that any failure to get an answer is
  * MZ_ERR_NOUSER, or MZ_ERR_PERM for a listener that is not root (either way: ask the
  * direct engine); else it is an error. */
-static int call(const struct mz_engine *eng, struct mz_msg *req, struct mz_msg *reply, bool first,
+static int call(struct mz_engine *eng, struct mz_msg *req, struct mz_msg *reply, bool first,
                 mz_err *e)
 {
     int64_t rc;
+    eng->head[0] = '\0';
     if (!mz_proto_put_config(req, &eng->cfg))
         return mz_fail(e, MZ_ERR_INPUT, "mnzoned: request too long");
     unsigned timeout_ms = first ? MZ_PROTO_FIRST_TIMEOUT_MS : MZ_PROTO_REQUEST_TIMEOUT_MS;
@@ -89,6 +99,9 @@ static int call(const struct mz_engine *eng, struct mz_msg *req, struct mz_msg *
         return first ? MZ_ERR_NOUSER : r;
     if (!mz_msg_get_int(reply, "rc", 0, 100, &rc))
         return mz_fail(e, MZ_ERR_STORE, "mnzoned: malformed reply");
+    const char *head = mz_msg_get(reply, "audit");
+    if (head != NULL && valid_head(head))
+        snprintf(eng->head, sizeof(eng->head), "%s", head);
     if (rc != MZ_OK) {
         const char *msg = mz_msg_get(reply, "msg");
         mz_fail(e, (int)rc, "%s", msg != NULL ? msg : "mnzoned: error without a message");
@@ -240,6 +253,12 @@ static int remote_account(struct mz_engine *eng, const char *login, int64_t now,
     return MZ_OK;
 }
 
+static bool remote_audit_head(struct mz_engine *eng, char *out)
+{
+    snprintf(out, MZ_ENGINE_HEAD_TEXT, "%s", eng->head);
+    return out[0] != '\0';
+}
+
 const struct mz_engine_ops mz_engine_remote = {
     .name = "mnzoned",
     .open = remote_open,
@@ -250,4 +269,5 @@ const struct mz_engine_ops mz_engine_remote = {
     .attempt = remote_attempt,
     .account = remote_account,
     .key_login = NULL, /* the key is on this terminal: the direct engine talks to it */
+    .audit_head = remote_audit_head,
 };

@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+struct engine;
+
 /* Everything one call of the module knows about the login. */
 struct login {
     pam_handle_t *pamh;
@@ -30,6 +32,7 @@ struct login {
     struct mz_config cfg;
     struct mz_attempt attempt;
     char host[256];
+    const struct engine *en; /* once open: where the audit head is asked for */
 };
 
 static void bind_domain(void)
@@ -90,11 +93,19 @@ static int ask_code(pam_handle_t *pamh, char **input)
     return PAM_SUCCESS;
 }
 
+static bool engine_head(const struct engine *en, char *out);
+
+/* The syslog line of an attempt; with the audit chain's head after its event
+ * ("audit=SEQ:HASH") when one was written, so that a log server holding every head
+ * shows if the newest events were later cut off (audit verify --expect-head). */
 static void log_attempt(const struct login *l, const char *result, const char *reason)
 {
     const struct mz_attempt *a = &l->attempt;
-    pam_syslog(l->pamh, LOG_NOTICE, "user=%s service=%s rhost=%s tty=%s result=%s reason=%s",
-               l->user != NULL ? l->user : "?", a->service, a->rhost, a->tty, result, reason);
+    char head[MZ_ENGINE_HEAD_TEXT];
+    bool have_head = l->en != NULL && engine_head(l->en, head);
+    pam_syslog(l->pamh, LOG_NOTICE, "user=%s service=%s rhost=%s tty=%s result=%s reason=%s%s%s",
+               l->user != NULL ? l->user : "?", a->service, a->rhost, a->tty, result, reason,
+               have_head ? " audit=" : "", have_head ? head : "");
 }
 
 /* Membership of privileged_group; an unknown group or user counts as privileged so
@@ -173,6 +184,13 @@ struct engine {
     void *dl;
 };
 
+static bool engine_head(const struct engine *en, char *out)
+{
+    out[0] = '\0';
+    return en->ops != NULL && en->eng != NULL && en->ops->audit_head != NULL &&
+           en->ops->audit_head(en->eng, out);
+}
+
 /* The direct engine, from mnzone-engine.so in the module's own folder: installed
  * together, and so in the build tree too. No variable or argument names another. */
 static int load_direct(const struct login *l, struct engine *en)
@@ -239,6 +257,7 @@ static int open_engine(struct login *l, struct engine *en)
 {
     mz_err e;
     memset(en, 0, sizeof(*en));
+    l->en = en;
     if (l->cfg.daemon_socket[0] != '\0' &&
         mz_engine_remote.open(&l->cfg, 0, &en->eng, &e) == MZ_OK) {
         en->ops = &mz_engine_remote;

@@ -28,7 +28,7 @@ case $got in
 esac
 if [ -f "$engine" ]; then
     got=$(nm -D --defined-only "$engine" | awk '{print $3}' | sort | tr '\n' ' ')
-    if [ "$got" = "mz_engine_direct_2 " ]; then
+    if [ "$got" = "mz_engine_direct_3 " ]; then
         echo "ok 4 - mnzone-engine.so beside the module exports its engine only"
     else
         echo "not ok 4 - mnzone-engine.so exports: $got"

@@ -375,7 +375,7 @@ shared_object() {
 }
 shared_object "pam_sm_*" "$tmp/root$pammoddir/pam_mnzone.so" \
     "pam_sm_acct_mgmt pam_sm_authenticate pam_sm_setcred "
-shared_object mz_engine_direct_2 "$tmp/root$pammoddir/mnzone-engine.so" "mz_engine_direct_2 "
+shared_object mz_engine_direct_3 "$tmp/root$pammoddir/mnzone-engine.so" "mz_engine_direct_3 "
 
 # --- 18-19: the packaged tool and daemon run
 # runs NAME: the extracted /usr/sbin/NAME --help exits 0 with its usage line.

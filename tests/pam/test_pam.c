@@ -775,6 +775,54 @@ static void test_time_sync(void **state)
 
 /* ---- right, wrong, replayed and old codes ---- */
 
+static int run_tool(const struct fx *f, const char *args);
+
+/* The head that `mnzone-enroll audit verify` gives now ("SEQ:HASH") into HEAD. */
+static void verified_head(const struct fx *f, char *head, size_t len)
+{
+    char path[PATH_LEN + 16], out[512] = "";
+    assert_int_equal(run_tool(f, "audit verify"), 0);
+    snprintf(path, sizeof(path), "%s/tool.out", f->dir);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    size_t n = fread(out, 1, sizeof(out) - 1, fp);
+    fclose(fp);
+    out[n] = '\0';
+    const char *h = strstr(out, "head ");
+    assert_non_null(h);
+    snprintf(head, len, "%.*s", (int)strcspn(h + 5, "\n"), h + 5);
+    assert_true(strlen(head) > 64);
+}
+
+/* Each attempt's syslog line carries the audit chain's head after its event, the same
+ * that audit verify gives: a log server keeping the lines holds every head. */
+static void test_syslog_carries_audit_head(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char code[CODE_LEN], head[128], needle[256];
+    service_args(f, "");
+    time_t now = fresh_now();
+    code_at("alice", now, code);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    verified_head(f, head, sizeof(head));
+    snprintf(needle, sizeof(needle), "result=success reason=accepted audit=%s", head);
+    expect_log(&r, needle);
+
+    run_auth(f, "alice", code, &r); /* a replay: refused, audited, and logged with the new head */
+    expect_rc(&r, PAM_AUTH_ERR);
+    verified_head(f, head, sizeof(head));
+    snprintf(needle, sizeof(needle), "reason=code already used audit=%s", head);
+    expect_log(&r, needle);
+
+    run_auth(f, "nobody", "123456", &r); /* a denial before any code: recorded, with its head */
+    expect_refused(&r);
+    verified_head(f, head, sizeof(head));
+    snprintf(needle, sizeof(needle), "reason=not enrolled audit=%s", head);
+    expect_log(&r, needle);
+}
+
 static void test_right_code(void **state)
 {
     struct fx *f = *state;
@@ -2914,6 +2962,7 @@ int main(void)
 
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_right_code, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_syslog_carries_audit_head, setup, teardown),
         cmocka_unit_test_setup_teardown(test_last_login_names_remote_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_code, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replayed_code, setup, teardown),

@@ -382,6 +382,38 @@ static void test_append_in_transaction(void **state)
     expect_intact(f, 3);
 }
 
+/* The head the module logs: the event appended last and committed, as the chain holds
+ * it; none after a rollback, after a new BEGIN, or before any append. */
+static void test_last_head(void **state)
+{
+    struct fx *f = *state;
+    mz_err e = {""};
+    struct mz_event ev;
+    char head[MZ_AUDIT_HEAD_TEXT], want[MZ_AUDIT_HEAD_TEXT];
+    event_n(0, &ev);
+    assert_false(mz_audit_last_head(f->st, head));
+    assert_int_equal(mz_store_begin(f->st, &e), MZ_OK);
+    assert_int_equal(mz_audit_append(f->st, &f->keys, &ev, T0, &e), MZ_OK);
+    assert_true(mz_audit_last_head(f->st, head));
+    mz_store_rollback(f->st);
+    assert_false(mz_audit_last_head(f->st, head));
+    append_events(f, 2);
+    assert_true(mz_audit_last_head(f->st, head));
+    uint8_t hash[MZ_HASH_BYTES];
+    sqlite3_stmt *q;
+    assert_int_equal(sqlite3_prepare_v2(mz_store_db(f->st), "SELECT hash FROM audit WHERE seq = 2",
+                                        -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    memcpy(hash, sqlite3_column_blob(q, 0), MZ_HASH_BYTES);
+    sqlite3_finalize(q);
+    mz_audit_format_head(2, hash, want);
+    assert_string_equal(head, want);
+    assert_int_equal(mz_store_begin(f->st, &e), MZ_OK);
+    assert_false(mz_audit_last_head(f->st, head));
+    mz_store_rollback(f->st);
+}
+
 /* The hash covers the number, the time, every field, the previous hash and the key; and
  * fields are framed, so text cannot move from one field to the next. */
 static void test_hash_covers_everything(void **state)
@@ -452,6 +484,7 @@ int main(void)
         T(test_triggers_refuse),
         T(test_triggers_refuse_replace),
         T(test_append_in_transaction),
+        T(test_last_head),
         cmocka_unit_test(test_hash_covers_everything),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
