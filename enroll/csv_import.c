@@ -156,8 +156,13 @@ static bool parse_row(struct csv_import *im, struct mz_staff *s, uint8_t *secret
         return row_error(im, MZ_ERR_INPUT, "secret",
                          _("no secret: give one, or --qr-dir for new QR codes")),
                false;
-    } else if (mz_random(secret, *len) != MZ_OK) {
+    } else if (im->new_secret == NULL && mz_random(secret, *len) != MZ_OK) {
         return row_error(im, MZ_ERR_CRYPTO, NULL, _("getrandom failed")), false;
+    } else if (im->new_secret != NULL) {
+        mz_err e;
+        int rc = im->new_secret(im->arg, f[0], secret, *len, &e);
+        if (rc != MZ_OK)
+            return row_error(im, rc, NULL, e.msg), false;
     }
     copy_field(s->login, sizeof(s->login), f[0]);
     copy_field(s->staff_id, sizeof(s->staff_id), f[1]);
@@ -202,6 +207,8 @@ int csv_import_parse(struct csv_import *im, FILE *f)
     struct csv_parser p;
     char buf[65536];
     size_t n;
+    crypto_generichash_state digest;
+    crypto_generichash_init(&digest, NULL, 0, sizeof(im->digest));
     im->rc = MZ_OK;
     im->rows = 0;
     im->nfields = 0;
@@ -212,12 +219,18 @@ int csv_import_parse(struct csv_import *im, FILE *f)
         return im->rc;
     }
     im->line = im->next_line = 1;
-    bool prev_cr = false;
+    bool prev_cr = false, first = true;
     while (im->rc == MZ_OK && (n = fread(buf, 1, sizeof(buf), f)) > 0) {
+        crypto_generichash_update(&digest, (const unsigned char *)buf, n);
         /* Feed libcsv up to each line end so that im->next_line is right when a row
          * ends. A line ends at LF, CRLF or a lone CR (libcsv ends records at each). */
         size_t start = 0;
-        for (size_t i = 0; i < n && im->rc == MZ_OK; i++) {
+        /* "CSV UTF-8" from a spreadsheet begins with a byte order mark: not part of the
+         * first login */
+        if (first && n >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+            start = 3;
+        first = false;
+        for (size_t i = start; i < n && im->rc == MZ_OK; i++) {
             bool ends = buf[i] == '\r' || (buf[i] == '\n' && !prev_cr);
             prev_cr = buf[i] == '\r';
             if (!ends)
@@ -239,5 +252,7 @@ int csv_import_parse(struct csv_import *im, FILE *f)
         sodium_memzero(p.entry_buf, p.entry_size);
     csv_free(&p);
     sodium_memzero(buf, sizeof(buf));
+    crypto_generichash_final(&digest, im->digest, sizeof(im->digest));
+    sodium_memzero(&digest, sizeof(digest)); /* it saw the secrets column */
     return im->rc;
 }

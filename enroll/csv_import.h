@@ -17,6 +17,10 @@
  * Returns MZ_OK, or an error with E set, which ends the parse (named by file and line). */
 typedef int (*csv_import_row_fn)(void *arg, const struct mz_staff *s, const uint8_t *secret,
                                  size_t len, bool have_secret, mz_err *e);
+/* Makes the new secret (LEN bytes) of LOGIN, a row without one; NULL: getrandom. Returns
+ * MZ_OK, or an error with E set. */
+typedef int (*csv_import_secret_fn)(void *arg, const char *login, uint8_t *secret, size_t len,
+                                    mz_err *e);
 
 struct csv_import {
     /* Set by the caller. */
@@ -27,12 +31,14 @@ struct csv_import {
     const char *actor;                 /* the records' created_by */
     unsigned totp_period, totp_digits; /* what a migrated pam_oath secret must use */
     csv_import_row_fn row;
+    csv_import_secret_fn new_secret;
     void *arg;
     /* Set by csv_import_parse. */
     unsigned long rows; /* rows handed to ROW */
     unsigned long line; /* where the current record started: the line an error names */
     int rc;             /* MZ_OK or the first error */
     mz_err e;
+    uint8_t digest[32]; /* BLAKE2b of every byte read: a second parse must read the same */
     /* The parser's own: each row's fields (the secrets column among them), wiped after
      * the row; here so that a test can check that. */
     unsigned long next_line;

@@ -179,4 +179,31 @@ check "QR folder swapped: the folder the import made is emptied" \
     [ -z "$(ls -A "$work/qr-moved" 2>/dev/null)" ]
 check "QR folder swapped: the link is left alone" [ -L "$work/qr-swap" ]
 
+# --- the QR codes are drawn before the transaction (it used to hold the store's write
+#     lock for 2 to 3 ms a row, and logins gave up after 5 s), and a file that changes
+#     between the two readings is refused. lockprobe.so (tests only) acts at the first
+#     fsync, the first QR file's.
+probe="$MZ_BUILDDIR/tests/tools/.libs/lockprobe.so"
+asan=$(ldd "$tool" 2>/dev/null | awk '/libasan\.so/ { print $3; exit }')
+printf '%s\n' "$header" 'lp1,7101,P1,,,' 'lp2,7102,P2,,,' >"$work/lp.csv"
+LD_PRELOAD=${asan:+$asan:}$probe LOCKPROBE_DB="$db" LOCKPROBE_OUT="$work/probe" \
+    "$tool" --config "$work/mnzone.conf" import --csv "$work/lp.csv" --qr-dir "$work/qr-lp" \
+    >"$work/out" 2>"$work/err" </dev/null
+check "import with the probe: exit 0" [ $? -eq 0 ]
+is "while the QR codes are drawn the store's write lock is free" "$(cat "$work/probe" 2>/dev/null)" free
+uri=$("$ZBARIMG" -q --raw "$work/qr-lp/lp2.png" 2>/dev/null)
+qsecret=$(printf '%s' "$uri" | sed -n 's/.*secret=\([A-Z2-7]*\).*/\1/p')
+cli verify lp2 "$("$OATHTOOL" --totp -b "$qsecret")"
+check "two readings: the QR's secret is the one stored" [ $? -eq 0 ]
+printf '%s\n' "$header" 'lq1,7201,Q1,,,' 'lq2,7202,Q2,,,' >"$work/lq.csv"
+before=$(staff_count)
+LD_PRELOAD=${asan:+$asan:}$probe LOCKPROBE_REWRITE="$work/lq.csv" \
+    "$tool" --config "$work/mnzone.conf" import --csv "$work/lq.csv" --qr-dir "$work/qr-lq" \
+    >"$work/out" 2>"$work/err" </dev/null
+check "a file changed between the readings: exit 2" [ $? -eq 2 ]
+grep -q "the file changed while it was imported" "$work/err" && ok "changed file: says so" ||
+    not_ok "changed file: $(cat "$work/err")"
+check "changed file: nothing imported" [ "$(staff_count)" = "$before" ]
+check "changed file: no QR folder left" [ ! -e "$work/qr-lq" ]
+
 echo "1..$n"
