@@ -179,6 +179,17 @@ check "QR folder swapped: the folder the import made is emptied" \
     [ -z "$(ls -A "$work/qr-moved" 2>/dev/null)" ]
 check "QR folder swapped: the link is left alone" [ -L "$work/qr-swap" ]
 
+# --- a UTF-8 byte order mark ("CSV UTF-8" from a spreadsheet) is not part of the first login
+printf '\xef\xbb\xbfbom1,7301,B1,,,,%s\r\n' "$secret" >"$work/bom.csv"
+cli import --csv "$work/bom.csv"
+check "BOM, no header: exit 0" [ $? -eq 0 ]
+is "BOM, no header: the login without it" "$(sqlite3 "$db" "SELECT hex(login) FROM staff WHERE staff_id = '7301'")" \
+    "$(printf bom1 | od -An -tx1 | tr -d ' \n' | tr a-f A-F)"
+printf '\xef\xbb\xbf%s,secret\r\nbom2,7302,B2,,,,%s\r\n' "$header" "$secret" >"$work/bom2.csv"
+cli import --csv "$work/bom2.csv"
+check "BOM before the header: read as the header, exit 0" [ $? -eq 0 ]
+check "BOM before the header: the row imported" [ "$(sqlite3 "$db" "SELECT login FROM staff WHERE staff_id = '7302'")" = bom2 ]
+
 # --- the QR codes are drawn before the transaction (it used to hold the store's write
 #     lock for 2 to 3 ms a row, and logins gave up after 5 s), and a file that changes
 #     between the two readings is refused. lockprobe.so (tests only) acts at the first
