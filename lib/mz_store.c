@@ -22,6 +22,7 @@ struct mz_store {
     char path[PATH_MAX];
     struct timespec busy_since; /* when the present wait for the write lock began */
     int64_t head_seq;           /* mz_store_note_head; 0: none */
+    unsigned long busy_waits;   /* waits begun by busy_wait, for mz_store_busy_waits */
     uint8_t head_hash[32];
     struct {
         const char *sql;
@@ -103,10 +104,19 @@ sqlite3 *mz_store_db(struct mz_store *st)
  * and cannot tell which frames were already copied, so a plain automatic checkpoint
  * would never let the WAL restart. Truncating it once it passes MZ_LOGIN_WAL_PAGES
  * keeps both the reading at open and the checkpoints small. */
+static int busy_wait(void *arg, int count);
+
+/* (continued) The login's commit is already durable when this runs. A TRUNCATE
+ * checkpoint waits for readers (report, audit verify, an auditor's sqlite3 shell holding
+ * a snapshot) through the busy handler: 5 s at every login while they read. Without the
+ * handler it gives up at once after copying what it can; a later login truncates. */
 static int truncate_wal_when_long(void *arg, sqlite3 *db, const char *name, int pages)
 {
-    if (pages >= MZ_LOGIN_WAL_PAGES)
+    if (pages >= MZ_LOGIN_WAL_PAGES) {
+        sqlite3_busy_handler(db, NULL, NULL);
         sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        sqlite3_busy_handler(db, busy_wait, arg);
+    }
     return SQLITE_OK;
 }
 
@@ -119,8 +129,10 @@ static int busy_wait(void *arg, int count)
     struct mz_store *st = arg;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    if (count == 0)
+    if (count == 0) {
         st->busy_since = now;
+        st->busy_waits++;
+    }
     int64_t waited_ns = (int64_t)(now.tv_sec - st->busy_since.tv_sec) * 1000000000 +
                         (now.tv_nsec - st->busy_since.tv_nsec);
     if (waited_ns >= (int64_t)MZ_BUSY_TIMEOUT_MS * 1000000)
@@ -177,7 +189,7 @@ int mz_store_open(const char *path, int flags, struct mz_store **out, mz_err *e)
     if (flags & (MZ_STORE_LOGIN | MZ_STORE_SHARED))
         sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     if (flags & MZ_STORE_LOGIN) {
-        sqlite3_wal_hook(st->db, truncate_wal_when_long, NULL);
+        sqlite3_wal_hook(st->db, truncate_wal_when_long, st);
     } else if (flags & (MZ_STORE_SHARED | MZ_STORE_RESIDENT)) {
         /* mnzoned's connection keeps the WAL index alive, so a passive checkpoint lets the
          * next commit restart the WAL from its start. A login beside it checkpoints the
@@ -272,6 +284,11 @@ void mz_store_note_head(struct mz_store *st, int64_t seq, const uint8_t hash[32]
 {
     st->head_seq = seq;
     memcpy(st->head_hash, hash, sizeof(st->head_hash));
+}
+
+unsigned long mz_store_busy_waits(const struct mz_store *st)
+{
+    return st->busy_waits;
 }
 
 bool mz_store_last_head(const struct mz_store *st, int64_t *seq, uint8_t hash[32])

@@ -45,6 +45,10 @@ void mz_store_rollback(struct mz_store *st);
 void mz_store_note_head(struct mz_store *st, int64_t seq, const uint8_t hash[32]);
 bool mz_store_last_head(const struct mz_store *st, int64_t *seq, uint8_t hash[32]);
 
+/* How many times this connection has waited for a lock held by another (each wait up to
+ * MZ_BUSY_TIMEOUT_MS). */
+unsigned long mz_store_busy_waits(const struct mz_store *st);
+
 enum mz_employment { MZ_EMPLOY_REGULAR, MZ_EMPLOY_FISCAL_YEAR, MZ_EMPLOY_CONTRACTOR };
 enum mz_staff_status { MZ_STAFF_ACTIVE, MZ_STAFF_SUSPENDED, MZ_STAFF_REVOKED };
 
