@@ -29,7 +29,10 @@
 #include <time.h>
 #include <unistd.h>
 
-_Static_assert(MZ_PROTO_ATTEMPT_MAX_AGE_S * 1000 + MZ_BUSY_TIMEOUT_MS < MZ_PROTO_REQUEST_TIMEOUT_MS,
+/* The age is counted in whole seconds (up to 1 s more than it says), and after the lock
+ * comes the commit (writes, fsync, a checkpoint of up to 1000 pages): a second for both. */
+_Static_assert((MZ_PROTO_ATTEMPT_MAX_AGE_S + 1) * 1000 + MZ_BUSY_TIMEOUT_MS + 1000 <=
+                   MZ_PROTO_REQUEST_TIMEOUT_MS,
                "an attempt mnzoned decides must be answered before the module stops waiting");
 
 static volatile sig_atomic_t stopping;
@@ -125,12 +128,17 @@ static int ready_store(struct daemon *d, bool first, mz_err *e)
     if (d->eng != NULL && (lstat(d->cfg.store, &st) != 0 || !same_file(&st, &d->store_st)))
         close_store(d);
     if (d->eng == NULL) {
+        /* the file as it was before the open and after it: one replaced in between is not
+         * taken for the one opened */
+        struct stat before;
+        if (lstat(d->cfg.store, &before) != 0)
+            return mz_fail(e, MZ_ERR_STORE, _("cannot read %s: %s"), d->cfg.store, strerror(errno));
         rc = mz_engine_direct.open(&d->cfg, MZ_ENGINE_RESIDENT, &d->eng, e);
         if (rc != MZ_OK)
             return rc;
-        if (lstat(d->cfg.store, &d->store_st) != 0) {
+        if (lstat(d->cfg.store, &d->store_st) != 0 || !same_file(&before, &d->store_st)) {
             close_store(d);
-            return mz_fail(e, MZ_ERR_STORE, _("cannot read %s: %s"), d->cfg.store, strerror(errno));
+            return mz_fail(e, MZ_ERR_STORE, _("%s: replaced while it was opened"), d->cfg.store);
         }
     }
     /* the key file is read again when anything about it changed (a new key, its mode, a
@@ -199,6 +207,16 @@ static int serve_record(struct daemon *d, const struct mz_msg *req, struct mz_ms
     return rc;
 }
 
+/* Control characters become '?': the protocol refuses them, and a stored value (written
+ * by a module that did not clean the service name) must not fail a reply after the
+ * attempt was committed. */
+static void clean_value(char *s)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            *s = '?';
+}
+
 static int serve_attempt(struct daemon *d, const struct mz_msg *req, struct mz_msg *reply,
                          mz_err *e)
 {
@@ -218,6 +236,8 @@ static int serve_attempt(struct daemon *d, const struct mz_msg *req, struct mz_m
     }
     int rc = mz_engine_direct.attempt(d->eng, &a, input, &v, &last, e);
     mz_zero_array(input);
+    clean_value(last.host);
+    clean_value(last.service);
     if (rc == MZ_OK &&
         !(mz_msg_add_int(reply, "outcome", v.outcome) && mz_msg_add_int(reply, "step", v.step) &&
           mz_msg_add_int(reply, "failures_before", v.failures_before) &&

@@ -28,9 +28,10 @@
 /* mnzoned decides an attempt only if its "now" is at most this far from mnzoned's own
  * clock: a request that waited longer in the queue (behind others waiting for a locked
  * store) may belong to a login that has given up (MZ_PROTO_REQUEST_TIMEOUT_MS), and must
- * not be accepted and audited as a success that nobody was told of. With the busy
- * handler's 5 s it is answered within 4 + 5 s, before the module stops waiting. */
-#define MZ_PROTO_ATTEMPT_MAX_AGE_S 4
+ * not be accepted and audited as a success that nobody was told of. With whole seconds
+ * (up to 4 s), the busy handler's 5 s and the commit, it is answered within 10 s, before
+ * the module stops waiting (mnzoned.c checks the sum). */
+#define MZ_PROTO_ATTEMPT_MAX_AGE_S 3
 
 struct mz_msg {
     size_t len;      /* bytes used in buf */

@@ -26,7 +26,7 @@ struct engine;
 struct login {
     pam_handle_t *pamh;
     bool silent; /* PAM_SILENT: no informational or error messages, only the prompt */
-    char tty[128], rhost[256];
+    char service[64], tty[128], rhost[256];
     const char *user;
     bool conv_failed; /* a message could not be shown while the key was in use */
     struct mz_config cfg;
@@ -150,7 +150,10 @@ static int start(struct login *l, pam_handle_t *pamh, int flags, int argc, const
     l->pamh = pamh;
     l->silent = (flags & PAM_SILENT) != 0;
     bind_domain();
-    l->attempt.service = item(pamh, PAM_SERVICE);
+    /* the service name is the application's too: cleaned like the others, for the log,
+     * the audit trail and mnzoned's protocol, which refuses control characters */
+    clean_item(pamh, PAM_SERVICE, l->service, sizeof(l->service));
+    l->attempt.service = l->service;
     clean_item(pamh, PAM_TTY, l->tty, sizeof(l->tty));
     clean_item(pamh, PAM_RHOST, l->rhost, sizeof(l->rhost));
     l->attempt.tty = l->tty;
@@ -563,8 +566,8 @@ static int authenticate(struct login *l, struct engine *en)
         return key_denial(l, en, false, MZ_OK, NULL, "no YubiKey plugged in",
                           _("Insert your YubiKey, then log in again."), PAM_AUTH_ERR);
     }
-    l->attempt.now = (int64_t)time(NULL); /* the user may have taken a while */
-    l->attempt.privileged = is_privileged(l);
+    l->attempt.privileged = is_privileged(l); /* a group lookup may take seconds (LDAP) */
+    l->attempt.now = (int64_t)time(NULL);     /* after it and the user's typing */
 
     struct mz_verdict v;
     struct mz_last_login last;

@@ -70,7 +70,7 @@ check "the socket is root's only (0600)" [ "$(stat -c %a "$work/run/mnzoned.sock
 "$daemon" --config "$work/mnzone.conf" >"$work/out" 2>&1
 check "a second mnzoned on the same socket: exit 4" [ $? -eq 4 ]
 check "a second mnzoned: says another one runs" grep -q "another mnzoned is running" "$work/out"
-check "the first one still runs, its socket kept" [ -S "$work/run/mnzoned.sock" ] && kill -0 $first
+check "the first one still runs, its socket kept" sh -c "[ -S '$work/run/mnzoned.sock' ] && kill -0 $first"
 kill -TERM $first
 ended $first
 check "SIGTERM: exit 0 ($st)" [ "$st" = 0 ]
@@ -99,7 +99,7 @@ check "a socket in /: listens on it" listening "$top"
 check "a socket in /: it is a socket" [ -S "$top" ]
 kill -TERM $pid
 ended $pid
-check "a socket in /: removed at SIGTERM ($st)" [ "$st" = 0 ] && [ ! -e "$top" ]
+check "a socket in /: removed at SIGTERM ($st)" sh -c "[ '$st' = 0 ] && [ ! -e '$top' ]"
 rm -rf "$top"
 
 # Requests the module never makes, sent with tests/tools/mz-ask.
@@ -180,6 +180,7 @@ if command -v setpriv >/dev/null 2>&1 && setpriv --reuid=65534 --regid=65534 --c
             $cfgfields user=taro now="$(date +%s)" >"$work/reply" 2>&1
         st=$?
         check "a client that is not root: no answer (mz-ask exit $st)" [ "$st" = 1 ]
+        check "a client that is not root: connected, then no reply" grep -q "no reply" "$work/reply"
         no_state() { ! grep -q '^state=' "$work/reply"; }
         check "a client that is not root: no field of the store sent" no_state
     else
@@ -259,22 +260,28 @@ chmod 600 "$work/fake/mnzone.conf"
 printf 'auth required %s config=%s\naccount required %s config=%s\n' "$module" "$work/fake/mnzone.conf" \
     "$module" "$work/fake/mnzone.conf" >"$work/fake/pam.d/mz-fake"
 # faked NAME EXPECT STATUS ATTEMPT: a login of taro with the stand-in answering status
-# and attempt so (account always well); EXPECT is Success or refused.
+# and attempt so (account always well); EXPECT is Success or refused. Taro types his
+# current code (oathtool) and the stand-in's configuration names the real store: a
+# module that went to the store itself after a malformed answer would log him in and
+# write an audit event, so "refused" also checks that the store saw nothing.
 faked() {
-    local name=$1 expect=$2 fpid got
+    local name=$1 expect=$2 fpid got events_before
+    events_before=$(sqlite3 "$work/mnzone.db" "SELECT count(*) FROM audit")
     python3 "$fake" "$work/fake/fake.sock" "status=$3" "attempt=$4" account="rc=0;state=0" 2>/dev/null &
     fpid=$!
     for _ in $(seq 50); do [ -S "$work/fake/fake.sock" ] && break; sleep 0.1; done
-    echo 123456 | timeout 30 "$B/tests/tools/mz-login" mz-fake taro "$work/fake/pam.d" >"$work/reply" 2>&1
+    "$OATHTOOL" --totp -b "$secret" |
+        timeout 30 "$B/tests/tools/mz-login" mz-fake taro "$work/fake/pam.d" >"$work/reply" 2>&1
     kill "$fpid" 2>/dev/null
     wait "$fpid" 2>/dev/null
     rm -f "$work/fake/fake.sock"
     got=$(sed -n 's/^pam_authenticate: //p' "$work/reply")
     if { [ "$expect" = Success ] && [ "$got" = Success ]; } ||
-        { [ "$expect" = refused ] && [ -n "$got" ] && [ "$got" != Success ]; }; then
+        { [ "$expect" = refused ] && [ -n "$got" ] && [ "$got" != Success ] &&
+            [ "$(sqlite3 "$work/mnzone.db" "SELECT count(*) FROM audit")" = "$events_before" ]; }; then
         ok "$name ($got)"
     else
-        not_ok "$name: pam_authenticate: ${got:-nothing}, expected $expect"
+        not_ok "$name: pam_authenticate: ${got:-nothing}, expected $expect; audit events $events_before -> $(sqlite3 "$work/mnzone.db" "SELECT count(*) FROM audit")"
         sed 's/^/# /' "$work/reply"
     fi
 }

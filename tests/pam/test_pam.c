@@ -777,6 +777,30 @@ static void test_time_sync(void **state)
 
 static int run_tool(const struct fx *f, const char *args);
 
+/* A service name is the application's, like the tty and the remote host: a control
+ * character in it is logged and audited as '?', and a login through mnzoned (whose
+ * protocol refuses control characters) is decided like any other. */
+static void test_service_name_cleaned(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char code[CODE_LEN], expected[64], logged[96];
+    size_t n = strlen(f->service);
+    snprintf(f->service + n, sizeof(f->service) - n, "\x1b");
+    snprintf(expected, sizeof(expected), "%.*s?", (int)n, f->service);
+    service_args(f, "");
+    code_at("alice", fresh_now(), code);
+    run_auth(f, "alice", code, &r);
+    expect_rc(&r, PAM_SUCCESS);
+    snprintf(logged, sizeof(logged), "user=alice service=%s ", expected);
+    expect_log(&r, logged);
+    char audited[64] = "";
+    sql_text(f, "SELECT service FROM audit ORDER BY seq DESC LIMIT 1", NULL, audited,
+             sizeof(audited));
+    strcat(expected, ";"); /* sql_text ends each row so */
+    assert_string_equal(audited, expected);
+}
+
 /* The head that `mnzone-enroll audit verify` gives now ("SEQ:HASH") into HEAD. */
 static void verified_head(const struct fx *f, char *head, size_t len)
 {
@@ -2963,6 +2987,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_right_code, setup, teardown),
         cmocka_unit_test_setup_teardown(test_syslog_carries_audit_head, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_service_name_cleaned, setup, teardown),
         cmocka_unit_test_setup_teardown(test_last_login_names_remote_host, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_code, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replayed_code, setup, teardown),
