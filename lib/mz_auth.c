@@ -227,7 +227,7 @@ int mz_account_check(struct mz_store *st, const char *login, int64_t now,
     }
     if (rc == MZ_OK)
         rc = presence(st, login, now, &p, e);
-    mz_local_date(now, today, sizeof(today));
+    mz_zone_date(now, today, sizeof(today));
     if (rc == MZ_OK)
         *state = mz_account_decide(&staff, p.usable, today);
     return rc;

@@ -9,7 +9,7 @@ bool mz_is_expired(const struct mz_record *rec, int64_t now)
     char today[16];
     if (rec->valid_until[0] == '\0')
         return false;
-    mz_local_date(now, today, sizeof(today));
+    mz_zone_date(now, today, sizeof(today));
     return strcmp(today, rec->valid_until) > 0;
 }
 

@@ -248,8 +248,154 @@ void mz_local_date(int64_t now, char *buf, size_t len)
     struct tm tm;
     time_t tt = (time_t)now;
     /* a date that cannot be told is after every valid_until: expiry fails closed */
-    if (localtime_r(&tt, &tm) == NULL || strftime(buf, len, "%Y-%m-%d", &tm) == 0)
+    if (localtime_r(&tt, &tm) == NULL || tm.tm_year + 1900 > 9999 ||
+        strftime(buf, len, "%Y-%m-%d", &tm) == 0)
         snprintf(buf, len, "9999-12-31");
+}
+
+/* The date of T + OFFSET as "YYYY-MM-DD"; past year 9999 (when the text would no longer
+ * sort) or when it cannot be told, "9999-12-31", after every valid_until: expiry fails
+ * closed. */
+static void utc_date(int64_t t, int32_t offset, char *buf, size_t len)
+{
+    struct tm tm;
+    time_t tt = (time_t)(t + offset);
+    if (gmtime_r(&tt, &tm) == NULL || tm.tm_year + 1900 > 9999 || tm.tm_year + 1900 < 0 ||
+        strftime(buf, len, "%Y-%m-%d", &tm) == 0)
+        snprintf(buf, len, "9999-12-31");
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int64_t be64(const unsigned char *p)
+{
+    return (int64_t)((uint64_t)be32(p) << 32 | be32(p + 4));
+}
+
+/* The standard offset of a POSIX TZ string without daylight saving time ("JST-9",
+ * "<+09>-9", "UTC0"), as seconds east of UTC; false for one with a DST rule or
+ * anything else. */
+static bool posix_fixed_offset(const char *s, const char *end, int32_t *offset)
+{
+    const char *p = s;
+    if (p < end && *p == '<') {
+        while (p < end && *p != '>')
+            p++;
+        if (p == end)
+            return false;
+        p++;
+    } else {
+        while (p < end && ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
+            p++;
+        if (p - s < 3)
+            return false;
+    }
+    int sign = 1;
+    if (p < end && (*p == '+' || *p == '-'))
+        sign = *p++ == '-' ? -1 : 1;
+    long parts[3] = {0, 0, 0};
+    for (int k = 0; k < 3; k++) {
+        if (p == end || *p < '0' || *p > '9')
+            return false;
+        while (p < end && *p >= '0' && *p <= '9' && parts[k] < 1000)
+            parts[k] = parts[k] * 10 + (*p++ - '0');
+        if (p == end || *p != ':')
+            break;
+        p++;
+    }
+    if (p != end || parts[0] > 24 || parts[1] > 59 || parts[2] > 59)
+        return false; /* more after the offset: a DST rule */
+    *offset = (int32_t)(-sign * (parts[0] * 3600 + parts[1] * 60 + parts[2]));
+    return true;
+}
+
+/* The offset at T in the TZif data BUF (N bytes). Uses the 64-bit block of version 2 and
+ * later; after the last transition the footer's rule if it has no DST, else the last
+ * transition's type (Debian's zone files list transitions up to 2037). */
+static bool tzif_parse(const unsigned char *buf, size_t n, int64_t t, int32_t *offset)
+{
+    size_t at = 0, tsize = 4;
+    for (int block = 0; block < 2; block++) {
+        if (n - at < 44 || memcmp(buf + at, "TZif", 4) != 0)
+            return false;
+        const unsigned char *h = buf + at;
+        uint32_t isut = be32(h + 20), isstd = be32(h + 24), leap = be32(h + 28),
+                 timecnt = be32(h + 32), typecnt = be32(h + 36), charcnt = be32(h + 40);
+        if (isut > 65536 || isstd > 65536 || leap > 65536 || timecnt > 65536 || typecnt > 256 ||
+            typecnt == 0 || charcnt > 65536)
+            return false;
+        size_t data = (size_t)timecnt * (tsize + 1) + (size_t)typecnt * 6 + charcnt +
+                      (size_t)leap * (tsize + 4) + isstd + isut;
+        if (n - at - 44 < data)
+            return false;
+        if (block == 0 && h[4] >= '2') { /* skip the 32-bit block for the 64-bit one */
+            at += 44 + data;
+            tsize = 8;
+            continue;
+        }
+        const unsigned char *times = h + 44, *idx = times + (size_t)timecnt * tsize,
+                            *types = idx + timecnt;
+        size_t type = 0;
+        bool after_last = timecnt == 0;
+        for (uint32_t i = 0; i < timecnt; i++) {
+            int64_t tr = tsize == 8 ? be64(times + (size_t)i * 8)
+                                    : (int64_t)(int32_t)be32(times + (size_t)i * 4);
+            if (tr > t)
+                break;
+            type = idx[i];
+            after_last = i + 1 == timecnt;
+        }
+        if (type >= typecnt)
+            return false;
+        *offset = (int32_t)be32(types + type * 6);
+        const unsigned char *footer = h + 44 + data, *stop = buf + n;
+        if (tsize == 8 && after_last && footer < stop && *footer == '\n') {
+            const unsigned char *nl = memchr(footer + 1, '\n', (size_t)(stop - footer - 1));
+            int32_t fixed;
+            if (nl != NULL && nl > footer + 1 &&
+                posix_fixed_offset((const char *)footer + 1, (const char *)nl, &fixed))
+                *offset = fixed;
+        }
+        return *offset > -26 * 3600 && *offset < 26 * 3600;
+    }
+    return false;
+}
+
+bool mz_tzif_offset(const char *path, int64_t t, int32_t *offset)
+{
+    struct stat st;
+    *offset = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    unsigned char *buf = NULL;
+    size_t got = 0;
+    bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+              (st.st_mode & 0022) == 0 && st.st_size > 0 && st.st_size <= 1 << 20 &&
+              (buf = malloc((size_t)st.st_size)) != NULL;
+    while (ok && got < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        ok = r > 0;
+        got += ok ? (size_t)r : 0;
+    }
+    close(fd);
+    int32_t off = 0;
+    ok = ok && tzif_parse(buf, got, t, &off);
+    free(buf);
+    *offset = ok ? off : 0;
+    return ok;
+}
+
+void mz_zone_date(int64_t now, char *buf, size_t len)
+{
+    int32_t offset;
+    mz_tzif_offset("/etc/localtime", now, &offset); /* unreadable: UTC, as libc does */
+    utc_date(now, offset, buf, len);
 }
 
 /* The value of N decimal digits already known to be digits. */

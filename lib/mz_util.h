@@ -98,8 +98,18 @@ int mz_check_folders(const char *path, char *bad, size_t bad_len, mz_err *e);
 void mz_iso_time(int64_t t, char *buf, size_t len);
 /* Formats T as local "YYYY-MM-DD HH:MM" for messages to people. */
 void mz_local_time(int64_t t, char *buf, size_t len);
-/* Today's local date as "YYYY-MM-DD" at time NOW. */
+/* Today's local date as "YYYY-MM-DD" at time NOW, in the zone of the process (TZ). For
+ * people (reports, the tool's messages); not for decisions. */
 void mz_local_date(int64_t now, char *buf, size_t len);
+/* The date as "YYYY-MM-DD" at NOW in the system's time zone, /etc/localtime, whatever
+ * the process's TZ says: what expiry is decided on, so that no variable of the calling
+ * process (su, sudo) moves a staff member's last day, and mnzoned and a login decide
+ * alike. A missing, unsafe or unreadable /etc/localtime counts as UTC, as for libc. */
+void mz_zone_date(int64_t now, char *buf, size_t len);
+/* The UTC offset in seconds at T of the TZif file PATH (RFC 8536), which must be a
+ * regular file of root's not writable by group or others; false when it cannot be read
+ * or parsed. */
+bool mz_tzif_offset(const char *path, int64_t t, int32_t *offset);
 /* True when S is a valid calendar date "YYYY-MM-DD". */
 bool mz_valid_date(const char *s);
 /* Local midnight at the start of the date S ("YYYY-MM-DD") into OUT; false when S is

@@ -1375,6 +1375,51 @@ static void test_auth_expired(void **state)
     expect_log(&r, "result=failure reason=expired");
 }
 
+/* The last day is decided on the system's date (/etc/localtime), not on the TZ of the
+ * process that calls PAM: su and sudo keep the user's environment, and a TZ a day ahead
+ * or behind would otherwise move an expiry by a day. */
+static void test_expiry_ignores_callers_tz(void **state)
+{
+    struct fx *f = *state;
+    struct result r;
+    char today[16], yesterday[16], tz[32], code[CODE_LEN];
+    time_t now = time(NULL);
+    struct tm tm;
+    assert_non_null(localtime_r(&now, &tm)); /* TZ unset: the system's zone */
+    long secs = tm.tm_hour * 3600L + tm.tm_min * 60L + tm.tm_sec, offset = tm.tm_gmtoff;
+    local_date(now, today, sizeof(today));
+    local_date(now - 86400, yesterday, sizeof(yesterday));
+    /* a zone in which it is an hour before the system's midnight (still yesterday), or
+     * an hour after the next one (already tomorrow), whichever is within 24 hours */
+    bool behind = secs < 12 * 3600;
+    long east = behind ? offset - secs - 3600 : offset + (86400 - secs) + 3600;
+    snprintf(tz, sizeof(tz), "MZT%c%ld:%02ld", east > 0 ? '-' : '+', labs(east) / 3600,
+             labs(east) % 3600 / 60);
+    /* behind: bob's last day was yesterday, and in TZ it still is; ahead: dave's last day
+     * is today, and in TZ it is over */
+    enrol(f, "bob", "B-0001", yesterday);
+    enrol(f, "dave", "D-0001", today);
+    service_args(f, "");
+    const char *user = behind ? "bob" : "dave";
+    code_at(user, fresh_now(), code);
+    setenv("TZ", tz, 1);
+    tzset();
+    char local[16];
+    local_date(time(NULL), local, sizeof(local));
+    run_auth(f, user, code, &r);
+    unsetenv("TZ");
+    tzset();
+    char tomorrow[16];
+    local_date(now + 86400, tomorrow, sizeof(tomorrow));
+    assert_string_equal(local, behind ? yesterday : tomorrow); /* TZ does move the date */
+    if (behind) {
+        expect_rc(&r, PAM_AUTH_ERR); /* expired all the same */
+        expect_log(&r, "result=failure reason=expired");
+    } else {
+        expect_rc(&r, PAM_SUCCESS); /* still his last day */
+    }
+}
+
 static void test_account_revoked(void **state)
 {
     struct fx *f = *state;
@@ -3007,6 +3052,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_account_active, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_expired, setup, teardown),
         cmocka_unit_test_setup_teardown(test_auth_expired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_ignores_callers_tz, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_account_revoked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_revoked_cannot_authenticate, setup, teardown),

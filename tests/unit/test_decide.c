@@ -343,8 +343,8 @@ static void test_expired(void **state)
     struct mz_record in, out;
     struct mz_verdict v;
     char code[16], today[16], yesterday[16];
-    mz_local_date(NOW, today, sizeof(today));
-    mz_local_date(NOW - 86400, yesterday, sizeof(yesterday));
+    mz_zone_date(NOW, today, sizeof(today));
+    mz_zone_date(NOW - 86400, yesterday, sizeof(yesterday));
     enrolled(&in);
     right_code(&in, NOW, code);
     memcpy(in.valid_until, yesterday, sizeof(in.valid_until)); /* "YYYY-MM-DD" and its NUL */
@@ -703,6 +703,76 @@ static void test_reasons_never_echo_input(void **state)
     }
 }
 
+/* The system's zone from TZif files (tzdata): standard time, summer time, a time after
+ * the last transition (the footer's rule), and files that must not be trusted. */
+static void test_tzif_offsets(void **state)
+{
+    (void)state;
+    const char *tokyo = "/usr/share/zoneinfo/Asia/Tokyo",
+               *ny = "/usr/share/zoneinfo/America/New_York";
+    if (access(tokyo, R_OK) != 0 || access(ny, R_OK) != 0) {
+        skip(); /* ./quickstart test installs tzdata */
+        return;
+    }
+    int32_t off = 1;
+    assert_true(mz_tzif_offset(tokyo, 1774971000, &off)); /* 2026-03-31T15:30Z */
+    assert_int_equal(off, 9 * 3600);
+    assert_true(mz_tzif_offset(tokyo, 4102444800, &off)); /* 2100: the footer, JST-9 */
+    assert_int_equal(off, 9 * 3600);
+    assert_true(mz_tzif_offset(ny, 1782907200, &off)); /* July: summer time */
+    assert_int_equal(off, -4 * 3600);
+    assert_true(mz_tzif_offset(ny, 1768478400, &off)); /* January */
+    assert_int_equal(off, -5 * 3600);
+
+    struct mzt_dir d;
+    char path[PATH_MAX + 8], cmd[3 * PATH_MAX + 64];
+    mzt_dir_make(&d);
+    snprintf(path, sizeof(path), "%s/zone", d.path);
+    snprintf(cmd, sizeof(cmd), "head -c 100 '%s' >'%s'", tokyo, path);
+    assert_int_equal(system(cmd), 0);
+    assert_false(mz_tzif_offset(path, 1774971000, &off)); /* cut short */
+    assert_int_equal(off, 0);
+    snprintf(cmd, sizeof(cmd), "cp '%s' '%s' && chmod 666 '%s'", tokyo, path, path);
+    assert_int_equal(system(cmd), 0);
+    if (getuid() == 0) {
+        assert_false(mz_tzif_offset(path, 1774971000, &off)); /* writable by others */
+        chmod(path, 0644);
+        assert_true(mz_tzif_offset(path, 1774971000, &off));
+        assert_int_equal(off, 9 * 3600);
+    }
+    assert_false(mz_tzif_offset(d.path, 1774971000, &off)); /* a folder */
+    mzt_dir_remove(&d);
+}
+
+/* Expiry is decided on the system's date: the calling process's TZ (su, sudo) moves the
+ * date that people see, not the one decided on. Past year 9999 the date sorts after
+ * every valid_until. */
+static void test_zone_date_ignores_tz(void **state)
+{
+    (void)state;
+    char east[16], west[16], zone_east[16], zone_west[16];
+    const int64_t t = 1774971000; /* 2026-03-31T15:30Z */
+    setenv("TZ", "XXX-14", 1);
+    tzset();
+    mz_local_date(t, east, sizeof(east));
+    mz_zone_date(t, zone_east, sizeof(zone_east));
+    setenv("TZ", "YYY+12", 1);
+    tzset();
+    mz_local_date(t, west, sizeof(west));
+    mz_zone_date(t, zone_west, sizeof(zone_west));
+    unsetenv("TZ");
+    tzset();
+    assert_string_equal(east, "2026-04-01");
+    assert_string_equal(west, "2026-03-31");
+    assert_string_equal(zone_east, zone_west);
+
+    char far[16];
+    mz_zone_date(253402387200, far, sizeof(far)); /* 10000-01-02 */
+    assert_string_equal(far, "9999-12-31");
+    mz_local_date(253402387200, far, sizeof(far));
+    assert_string_equal(far, "9999-12-31");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -718,6 +788,8 @@ int main(void)
         cmocka_unit_test(test_malformed_counts),
         cmocka_unit_test(test_no_factor),
         cmocka_unit_test(test_expired),
+        cmocka_unit_test(test_tzif_offsets),
+        cmocka_unit_test(test_zone_date_ignores_tz),
         cmocka_unit_test(test_replay_counts),
         cmocka_unit_test(test_sequence_resets),
         cmocka_unit_test(test_recovery_code),
