@@ -183,12 +183,17 @@ static int parse_import(struct enroll *en, int argc, char **argv, struct import 
         {"valid-until", required_argument, NULL, O_UNTIL},
         {NULL, 0, NULL, 0}};
     int c;
+    const char *staff_opt = NULL; /* a staff member's detail: --google-authenticator only */
     memset(o, 0, sizeof(*o));
     o->dept = o->until = "";
     o->staff.employment = MZ_EMPLOY_REGULAR;
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        static const char *const staff_names[] = {"--user", "--staff-id",   "--name",
+                                                  "--dept", "--employment", "--valid-until"};
+        if (c >= O_USER && c <= O_UNTIL && staff_opt == NULL)
+            staff_opt = staff_names[c - O_USER];
         switch (c) {
         case O_CSV: im->csv.file = optarg; break;
         case O_QR: im->qr_dir = optarg; break;
@@ -214,6 +219,9 @@ static int parse_import(struct enroll *en, int argc, char **argv, struct import 
         if (im->csv.file == NULL)
             return enroll_usage("import", "%s",
                                 _("give --csv FILE, or --google-authenticator FILE --user USER"));
+        if (staff_opt != NULL) /* the CSV's columns say it for each row */
+            return enroll_usage("import", _("%s: not with --csv (the file's columns give it)"),
+                                staff_opt);
         return EXIT_DONE;
     }
     if (im->csv.file != NULL || im->qr_dir != NULL || o->oath_file != NULL)
@@ -226,25 +234,37 @@ static int parse_import(struct enroll *en, int argc, char **argv, struct import 
     return enroll_fill_staff(en, "import", &f, &o->staff);
 }
 
-/* One staff member from a ~/.google_authenticator file: its TOTP secret, nothing else
- * (scratch codes are not carried over). */
+/* One staff member from a ~/.google_authenticator file: its TOTP secret and the codes
+ * it already used (DISALLOW_REUSE), not its scratch codes nor its per-user options. */
 static int import_google_authenticator(struct enroll *en, const struct import_opts *o)
 {
     uint8_t secret[MZ_SECRET_MAX];
     size_t len = 0;
-    unsigned scratch = 0;
+    struct ga_file ga;
     mz_err e;
-    int rc = google_authenticator_read(o->ga_file, en->cfg.totp_period, secret, &len, &scratch, &e);
-    if (rc != MZ_OK)
+    if (en->cfg.totp_digits != 6) /* google-authenticator makes only 6-digit codes */
+        return enroll_usage("import",
+                            _("google-authenticator codes have 6 digits, but totp_digits is %u: "
+                              "enrol the user anew"),
+                            en->cfg.totp_digits);
+    int rc = google_authenticator_read(o->ga_file, en->cfg.totp_period, secret, &len, &ga, &e);
+    if (rc == MZ_OK && ga.last_step > en->now / (int64_t)en->cfg.totp_period + 1)
+        rc = mz_fail(&e, MZ_ERR_INPUT, _("%s: DISALLOW_REUSE lists a code of the future"),
+                     o->ga_file);
+    if (rc != MZ_OK) {
+        mz_zero_array(secret);
         return enroll_fail(rc, &e);
+    }
+    unsigned scratch = ga.scratch;
     int status = enroll_open(en, true);
     if (status == EXIT_DONE) {
         rc = mz_store_begin(en->st, &e);
         if (rc == MZ_OK) {
             rc = mz_store_add_staff(en->st, &o->staff, &e);
             if (rc == MZ_OK)
-                rc = mz_store_add_totp(en->st, &en->keys, o->staff.login, secret, len, -1, en->now,
-                                       en->actor, &e);
+                /* its used codes stay used: no replay across the migration */
+                rc = mz_store_add_totp(en->st, &en->keys, o->staff.login, secret, len, ga.last_step,
+                                       en->now, en->actor, &e);
             if (rc == MZ_OK)
                 rc = enroll_audit(en, "import", "totp", o->staff.login,
                                   "migrated from google-authenticator", &e);
@@ -261,6 +281,12 @@ static int import_google_authenticator(struct enroll *en, const struct import_op
         json_object_object_add(j, "imported", json_object_new_int(1));
         json_object_object_add(j, "user", json_object_new_string(o->staff.login));
         json_object_object_add(j, "scratch_codes_dropped", json_object_new_int((int)scratch));
+        json_object *dropped = json_object_new_array();
+        static const char *const names[] = {"WINDOW_SIZE", "TIME_SKEW", "RATE_LIMIT"};
+        for (int i = 0; i < 3; i++)
+            if (ga.dropped & (1u << i))
+                json_object_array_add(dropped, json_object_new_string(names[i]));
+        json_object_object_add(j, "options_dropped", dropped);
         enroll_print_json(j, false);
     } else {
         printf(_("Migrated %s from google-authenticator.\n"), o->staff.login);
@@ -268,6 +294,9 @@ static int import_google_authenticator(struct enroll *en, const struct import_op
             printf(_("%u scratch codes were not carried over: issue recovery codes with "
                      "mnzone-enroll recovery-codes %s.\n"),
                    scratch, o->staff.login);
+        if (ga.dropped != 0)
+            printf("%s\n", _("Its WINDOW_SIZE, TIME_SKEW or RATE_LIMIT were not carried over: "
+                             "totp_window and the lock-out of mnzone.conf apply to everyone."));
     }
     return EXIT_DONE;
 }

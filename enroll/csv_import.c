@@ -86,6 +86,22 @@ static bool take_oath_secret(struct csv_import *im, const char *login, uint8_t *
     const struct oath_user *o = im->oath != NULL ? oath_users_find(im->oath, login) : NULL;
     if (o == NULL)
         return false;
+    if ((o->bad || o->also_line != 0) && im->rc == MZ_OK) {
+        im->rc = MZ_ERR_INPUT;
+        if (o->bad)
+            mz_fail(&im->e, MZ_ERR_INPUT,
+                    _("%s:%lu: %s: expected TYPE USER PIN HEXSECRET (pam_oath users file)"),
+                    im->oath->path, o->line, login);
+        else
+            mz_fail(&im->e, MZ_ERR_INPUT,
+                    _("%s:%lu and %lu: two lines for %s (pam_oath tries each): give the row the "
+                      "secret in use, or leave it out and use --qr-dir"),
+                    im->oath->path, o->line < o->also_line ? o->line : o->also_line,
+                    o->line < o->also_line ? o->also_line : o->line, login);
+        return false;
+    }
+    if (o->bad || o->also_line != 0)
+        return false;
     if (!o->totp || o->period != im->totp_period || o->digits != im->totp_digits) {
         if (im->rc == MZ_OK) {
             im->rc = MZ_ERR_INPUT;

@@ -150,18 +150,20 @@ int oath_users_read(const char *path, struct oath_users *u, mz_err *e)
             }
             u->v = v;
         }
+        /* a line that names nobody who could be in the CSV serves no row */
+        if (nf < 2 || !mz_valid_login(fields[1]))
+            continue;
         struct oath_user *o = &u->v[u->n];
         memset(o, 0, sizeof(*o));
         o->line = lineno;
-        if (nf < 4 || !parse_type(fields[0], o) || !mz_valid_login(fields[1]) ||
+        snprintf(o->login, sizeof(o->login), "%s", fields[1]);
+        if (nf < 4 || !parse_type(fields[0], o) ||
             !hex_decode(fields[3], o->secret, sizeof(o->secret), &o->len) ||
             o->len < MZ_SECRET_MIN) {
-            rc = mz_fail(e, MZ_ERR_INPUT,
-                         _("%s:%lu: expected TYPE USER PIN HEXSECRET (pam_oath users file)"), path,
-                         lineno);
-            break;
+            sodium_memzero(o->secret, sizeof(o->secret));
+            o->len = 0;
+            o->bad = true;
         }
-        snprintf(o->login, sizeof(o->login), "%s", fields[1]);
         u->n++;
     }
     mz_free_bytes(text, size);
@@ -169,6 +171,11 @@ int oath_users_read(const char *path, struct oath_users *u, mz_err *e)
         oath_users_free(u);
     else if (u->n > 0) /* qsort's array must not be NULL, even for no elements */
         qsort(u->v, u->n, sizeof(*u->v), by_login);
+    for (size_t i = 1; rc == MZ_OK && i < u->n; i++)
+        if (strcmp(u->v[i].login, u->v[i - 1].login) == 0) {
+            u->v[i].also_line = u->v[i - 1].line;
+            u->v[i - 1].also_line = u->v[i].line;
+        }
     return rc;
 }
 
@@ -188,13 +195,38 @@ void oath_users_free(struct oath_users *u)
     u->n = 0;
 }
 
+/* The steps after "DISALLOW_REUSE": the newest into *LAST (-1 for none). */
+static bool reuse_steps(const char *s, int64_t *last)
+{
+    while (*s == ' ')
+        s++;
+    while (*s != '\0') {
+        char num[24];
+        size_t n = strcspn(s, " ");
+        unsigned long v;
+        if (n >= sizeof(num))
+            return false;
+        memcpy(num, s, n);
+        num[n] = '\0';
+        if (!mz_parse_uint(num, 0, (unsigned long)INT64_MAX / 3600, &v))
+            return false;
+        if ((int64_t)v > *last)
+            *last = (int64_t)v;
+        s += n;
+        while (*s == ' ')
+            s++;
+    }
+    return true;
+}
+
 int google_authenticator_read(const char *path, unsigned period, uint8_t *secret, size_t *len,
-                              unsigned *scratch, mz_err *e)
+                              struct ga_file *info, mz_err *e)
 {
     char *text = NULL;
     bool totp = false;
     unsigned long step = 30;
-    *scratch = 0;
+    memset(info, 0, sizeof(*info));
+    info->last_step = -1;
     size_t size = 0;
     int rc = slurp(path, GA_FILE_MAX, &text, &size, e);
     char *save = NULL;
@@ -208,8 +240,17 @@ int google_authenticator_read(const char *path, unsigned period, uint8_t *secret
         else if (strncmp(line, "\" STEP_SIZE ", 12) == 0 &&
                  !mz_parse_uint(line + 12, 1, 3600, &step))
             rc = mz_fail(e, MZ_ERR_INPUT, _("%s: bad STEP_SIZE"), path);
+        else if (strncmp(line, "\" DISALLOW_REUSE", 16) == 0 &&
+                 (line[16] == '\0' || line[16] == ' ') && !reuse_steps(line + 16, &info->last_step))
+            rc = mz_fail(e, MZ_ERR_INPUT, _("%s: bad DISALLOW_REUSE"), path);
+        else if (strncmp(line, "\" WINDOW_SIZE", 13) == 0)
+            info->dropped |= GA_WINDOW_SIZE;
+        else if (strncmp(line, "\" TIME_SKEW", 11) == 0)
+            info->dropped |= GA_TIME_SKEW;
+        else if (strncmp(line, "\" RATE_LIMIT", 12) == 0)
+            info->dropped |= GA_RATE_LIMIT;
         else if (line[0] != '"')
-            (*scratch)++;
+            info->scratch++;
     }
     if (rc == MZ_OK && !totp)
         rc = mz_fail(e, MZ_ERR_INPUT,

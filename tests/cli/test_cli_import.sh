@@ -99,7 +99,11 @@ printf 'b1,4001,B1,,,,%s\r\nb2,4002,B2,,contractor,,%s\r\n' $secret $secret >"$w
 check "CRLF, no header, --json: exit 0" [ $? -eq 0 ]
 check "--json imported count" [ "$(jq -r .imported "$work/out")" = 2 ]
 check "contractor kept" [ "$(sqlite3 "$db" "SELECT employment FROM staff WHERE login='b2'")" = contractor ]
-check "secret sealed, not in clear" sh -c "! grep -q $secret '$db'"
+rawhex=$(printf '%s' "$secret" | base32 -d | od -An -tx1 | tr -d ' \n' | tr a-f A-F)
+check "secret sealed: its bytes are in no credential" \
+    [ "$(sqlite3 "$db" "SELECT count(*) FROM credentials WHERE instr(hex(secret), '$rawhex') > 0")" = 0 ]
+check "secret sealed: the store has credentials to look in" \
+    [ "$(sqlite3 "$db" "SELECT count(*) FROM credentials WHERE length(secret) > 20")" -gt 0 ]
 
 # --- migration from pam_oath: rows without a secret take it from the users file
 hex=3132333435363738393031323334353637383930
@@ -122,10 +126,24 @@ cli import --csv "$work/hotp.csv" --oath-usersfile "$work/users.oath" --qr-dir "
 check "counter-based HOTP user: exit 2" [ $? -eq 2 ]
 grep -q "users.oath:5:" "$work/err" && ok "HOTP refusal names the users file line" || not_ok "HOTP refusal names the line: $(cat "$work/err")"
 check "HOTP refusal: o3 not enrolled" [ -z "$(sqlite3 "$db" "SELECT 1 FROM staff WHERE login='o3'")" ]
-printf 'HOTP/T30 ok - %s\nHOTP/T30 broken - nothex\n' $hex >"$work/bad.oath"
-cli import --csv "$work/hotp.csv" --oath-usersfile "$work/bad.oath" --qr-dir "$work/qr-bad2"
-check "malformed users file: exit 2" [ $? -eq 2 ]
-grep -q "bad.oath:2:" "$work/err" && ok "malformed users file: line named" || not_ok "malformed users file: line named"
+printf 'HOTP/T30 ok - %s\nHOTP/T30 broken - nothex\nHOTP/T30 dup - %s\nHOTP/T30 dup - %s\nshort\n' \
+    $hex $hex 4142434445464748494a4b4c4d4e4f5051525354 >"$work/bad.oath"
+printf '%s\n%s\n' "$header" 'broken,5101,Br,,,' >"$work/broken.csv"
+cli import --csv "$work/broken.csv" --oath-usersfile "$work/bad.oath" --qr-dir "$work/qr-bad2"
+check "a row whose users-file line is malformed: exit 2" [ $? -eq 2 ]
+grep -q "bad.oath:2: broken:" "$work/err" && ok "malformed line: named with its user" ||
+    not_ok "malformed line named: $(cat "$work/err")"
+printf '%s\n%s\n' "$header" 'dup,5102,Du,,,' >"$work/dup.csv"
+cli import --csv "$work/dup.csv" --oath-usersfile "$work/bad.oath" --qr-dir "$work/qr-bad3"
+check "a user with two lines (two tokens): exit 2, not whichever sorts first" [ $? -eq 2 ]
+grep -q "bad.oath:3 and 4: two lines for dup" "$work/err" && ok "two lines: both named" ||
+    not_ok "two lines named: $(cat "$work/err")"
+check "two lines: dup not enrolled" [ -z "$(sqlite3 "$db" "SELECT 1 FROM staff WHERE login='dup'")" ]
+printf '%s\n%s\n' "$header" 'ok,5103,Ok,,,' >"$work/okrow.csv"
+cli import --csv "$work/okrow.csv" --oath-usersfile "$work/bad.oath"
+check "lines of other users that cannot be used do not stop the rows they do not serve" [ $? -eq 0 ]
+cli verify ok "$("$OATHTOOL" --totp "$hex")"
+check "ok logs in with its pam_oath secret" [ $? -eq 0 ]
 
 # --- migration from google-authenticator
 gsecret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ
@@ -150,6 +168,33 @@ check "google-authenticator without --staff-id: exit 2" [ $? -eq 2 ]
 cli import --google-authenticator "$work/ga" --csv "$work/ok.csv" --user g6 --staff-id 6006 --name G6
 check "google-authenticator with --csv: exit 2" [ $? -eq 2 ]
 check "no g2..g6 enrolled" [ "$(sqlite3 "$db" "SELECT count(*) FROM staff WHERE login IN ('g2','g3','g4','g5','g6')")" = 0 ]
+cli import --google-authenticator "$work/ga" --user g7 --staff-id 6007 --name G7
+grep -q "WINDOW_SIZE, TIME_SKEW or RATE_LIMIT were not carried over" "$work/out" &&
+    ok "google-authenticator: says its per-user options were not carried over" ||
+    not_ok "options not carried over: $(cat "$work/out")"
+cli import --google-authenticator "$work/ga" --user g11 --staff-id 6011 --name G11 --json
+check "google-authenticator --json: the options not carried over" \
+    [ "$(jq -c .options_dropped "$work/out")" = '["WINDOW_SIZE","RATE_LIMIT"]' ]
+# the codes google-authenticator already accepted stay used (DISALLOW_REUSE lists steps)
+step=$(($(date +%s) / 30))
+printf '%s\n" DISALLOW_REUSE %s %s\n" TOTP_AUTH\n' $gsecret $((step - 5)) $step >"$work/ga-used"
+chmod 400 "$work/ga-used"
+cli import --google-authenticator "$work/ga-used" --user g8 --staff-id 6008 --name G8
+check "google-authenticator with used codes: exit 0" [ $? -eq 0 ]
+check "the newest used step is the credential's last step" \
+    [ "$(sqlite3 "$db" "SELECT last_step FROM credentials WHERE login = 'g8'")" = "$step" ]
+cli verify g8 "$("$OATHTOOL" --totp -b $gsecret -N "@$((step * 30))")"
+check "a code google-authenticator accepted is refused after the migration" [ $? -eq 1 ]
+grep -q "already used" "$work/out" && ok "... as already used" || not_ok "already used: $(cat "$work/out")"
+printf '%s\n" DISALLOW_REUSE %s\n" TOTP_AUTH\n' $gsecret $((step + 1000)) >"$work/ga-future"
+chmod 400 "$work/ga-future"
+cli import --google-authenticator "$work/ga-future" --user g9 --staff-id 6009 --name G9
+check "DISALLOW_REUSE of the future: exit 2" [ $? -eq 2 ]
+printf 'store = %s\nkey_file = %s/mnzone.key\ntime_sync = off\ntotp_digits = 8\n' "$db" "$work" >"$work/eight.conf"
+"$tool" --config "$work/eight.conf" import --google-authenticator "$work/ga" --user g10 --staff-id 6010 \
+    --name G10 >"$work/out" 2>"$work/err" </dev/null
+check "google-authenticator with totp_digits = 8: exit 2 (its codes have 6)" [ $? -eq 2 ]
+check "no g9, g10 enrolled" [ "$(sqlite3 "$db" "SELECT count(*) FROM staff WHERE login IN ('g9','g10')")" = 0 ]
 
 # --- the QR folder replaced by a link while an import runs: the QR files go on into the
 #     folder the import made (held by its descriptor), and the failed import's clean-up
@@ -171,13 +216,22 @@ mv "$work/qr-swap" "$work/qr-moved" && ln -s "$work/victim" "$work/qr-swap"
 wait $imp
 rc=$?
 check "QR folder swapped for a link while the import ran ($running): it fails on its bad row (exit $rc)" \
-    [ $running = yes ] && [ $rc -eq 2 ]
+    sh -c "[ $running = yes ] && [ $rc -eq 2 ]"
 check "QR folder swapped: the file where the link points is kept" [ -e "$work/victim/canary" ]
 check "QR folder swapped: no QR file went through the link" \
     [ "$(find "$work/victim" -name '*.png' | wc -l)" = 0 ]
 check "QR folder swapped: the folder the import made is emptied" \
     [ -z "$(ls -A "$work/qr-moved" 2>/dev/null)" ]
 check "QR folder swapped: the link is left alone" [ -L "$work/qr-swap" ]
+
+# --- with --csv, a staff member's details come from the file's columns: an option for
+#     them would be ignored, so it is refused
+cli import --csv "$work/ok.csv" --valid-until 2026-04-30
+check "--csv with --valid-until: exit 2" [ $? -eq 2 ]
+grep -q -- "--valid-until: not with --csv" "$work/err" && ok "--csv with --valid-until: says so" ||
+    not_ok "--valid-until with --csv: $(cat "$work/err")"
+cli import --csv "$work/ok.csv" --dept=X
+check "--csv with --dept=X: exit 2" [ $? -eq 2 ]
 
 # --- a UTF-8 byte order mark ("CSV UTF-8" from a spreadsheet) is not part of the first login
 printf '\xef\xbb\xbfbom1,7301,B1,,,,%s\r\n' "$secret" >"$work/bom.csv"

@@ -4,12 +4,14 @@
  *
  * The input is written to a private file (both readers take a path), then read with
  * oath_users_read and with google_authenticator_read (totp_period 30).
- * - oath_users_read: on success every entry has a valid login, 10..64 secret bytes,
- *   TOTP entries a period of 1..3600 and 6..8 digits; the entries are sorted and
- *   oath_users_find finds each login. The result must also match a reference parser
- *   written here from the pam_oath file format ("TYPE USER PIN HEXSECRET ...", #
- *   comments) run on the text up to the first NUL byte (as oath_users_read reads it):
- *   same verdict, same entries.
+ * - oath_users_read: on success every entry has a valid login and is either bad (no
+ *   secret) or has 10..64 secret bytes, TOTP entries a period of 1..3600 and 6..8
+ *   digits; the entries are sorted, oath_users_find finds each login, and an entry
+ *   names another line exactly when its login has two. The result must also match a
+ *   reference parser written here from the pam_oath file format ("TYPE USER PIN
+ *   HEXSECRET ...", # comments; lines without a valid login are passed over, others
+ *   that cannot be read are kept as bad) run on the text up to the first NUL byte (as
+ *   oath_users_read reads it): same verdict, same entries.
  * - google_authenticator_read: on success the secret is the base32 of the first line
  *   and 10..64 bytes; on failure the whole 64-byte secret buffer is wiped.
  * Known bugs are stepped around unless FUZZ_STRICT=1 (make ... crashers sets it). */
@@ -59,6 +61,7 @@ struct ref_user {
     unsigned period, digits;
     uint8_t secret[MZ_SECRET_MAX];
     size_t len;
+    bool bad;
 };
 
 static bool ref_number(const char *s, size_t n, unsigned long min, unsigned long max,
@@ -148,7 +151,7 @@ static bool ref_login(const char *s)
     return true;
 }
 
-/* Parses TEXT (no NUL inside) into USERS (in file order); false on a bad line. */
+/* Parses TEXT (no NUL inside) into USERS (in file order). */
 static bool ref_users(char *text, struct ref_user *users, size_t cap, size_t *n)
 {
     *n = 0;
@@ -169,15 +172,18 @@ static bool ref_users(char *text, struct ref_user *users, size_t cap, size_t *n)
             if (*p != '\0')
                 *p++ = '\0';
         }
-        if (nt == 0 || tok[0][0] == '#')
+        if (nt == 0 || tok[0][0] == '#' || nt < 2 || !ref_login(tok[1]))
             continue;
         if (*n == cap)
             abort(); /* CAP is larger than any input has lines */
         struct ref_user *u = &users[(*n)++];
         memset(u, 0, sizeof(*u));
-        if (nt < 4 || !ref_type(tok[0], u) || !ref_login(tok[1]) || !ref_hex(tok[3], u))
-            return false;
         snprintf(u->login, sizeof(u->login), "%s", tok[1]);
+        if (nt < 4 || !ref_type(tok[0], u) || !ref_hex(tok[3], u)) {
+            memset(u->secret, 0, sizeof(u->secret));
+            u->len = 0;
+            u->bad = true;
+        }
     }
     return true;
 }
@@ -208,9 +214,12 @@ static void check_oath(const uint8_t *data, size_t size)
     for (size_t i = 0; rc == MZ_OK && i < u.n; i++) {
         const struct oath_user *o = &u.v[i];
         FUZZ_CHECK(mz_valid_login(o->login));
-        FUZZ_CHECK(o->len >= MZ_SECRET_MIN && o->len <= MZ_SECRET_MAX);
-        FUZZ_CHECK(!o->totp || (o->period >= 1 && o->period <= 3600));
-        FUZZ_CHECK(o->digits >= 6 && o->digits <= 8);
+        FUZZ_CHECK(o->bad ? o->len == 0 : o->len >= MZ_SECRET_MIN && o->len <= MZ_SECRET_MAX);
+        bool twice = (i > 0 && strcmp(u.v[i - 1].login, o->login) == 0) ||
+                     (i + 1 < u.n && strcmp(u.v[i + 1].login, o->login) == 0);
+        FUZZ_CHECK(twice == (o->also_line != 0));
+        FUZZ_CHECK(o->bad || !o->totp || (o->period >= 1 && o->period <= 3600));
+        FUZZ_CHECK(o->bad || (o->digits >= 6 && o->digits <= 8));
         FUZZ_CHECK(i == 0 || strcmp(u.v[i - 1].login, o->login) <= 0);
         const struct oath_user *f = oath_users_find(&u, o->login);
         FUZZ_CHECK(f != NULL && strcmp(f->login, o->login) == 0);
@@ -226,9 +235,10 @@ static void check_oath(const uint8_t *data, size_t size)
             bool found = false;
             for (size_t j = 0; j < u.n && !found; j++) {
                 const struct oath_user *o = &u.v[j];
-                found = strcmp(o->login, ref[i].login) == 0 && o->totp == ref[i].totp &&
-                        o->period == ref[i].period && o->digits == ref[i].digits &&
-                        o->len == ref[i].len && memcmp(o->secret, ref[i].secret, o->len) == 0;
+                found = strcmp(o->login, ref[i].login) == 0 && o->bad == ref[i].bad &&
+                        (o->bad || (o->totp == ref[i].totp && o->period == ref[i].period &&
+                                    o->digits == ref[i].digits && o->len == ref[i].len &&
+                                    memcmp(o->secret, ref[i].secret, o->len) == 0));
             }
             FUZZ_CHECK(found);
         }
@@ -242,10 +252,12 @@ static void check_google_authenticator(const uint8_t *data, size_t size)
 {
     uint8_t secret[MZ_SECRET_MAX], first[MZ_SECRET_MAX];
     size_t len = 0, flen = 0;
-    unsigned scratch = 12345;
+    struct ga_file ga;
     mz_err e;
     memset(secret, 0xa5, sizeof(secret));
-    int rc = google_authenticator_read(path, 30, secret, &len, &scratch, &e);
+    memset(&ga, 0x5a, sizeof(ga));
+    int rc = google_authenticator_read(path, 30, secret, &len, &ga, &e);
+    unsigned scratch = ga.scratch;
     FUZZ_CHECK(rc == MZ_OK || rc == MZ_ERR_INPUT);
     if (rc != MZ_OK) {
         for (size_t i = 0; i < sizeof(secret); i++)
@@ -264,6 +276,8 @@ static void check_google_authenticator(const uint8_t *data, size_t size)
     for (size_t i = 0; i < size; i++)
         lines += data[i] == '\n' || data[i] == '\r';
     FUZZ_CHECK(scratch <= lines);
+    FUZZ_CHECK(ga.last_step >= -1);
+    FUZZ_CHECK((ga.dropped & ~7u) == 0);
     free(text);
 }
 
