@@ -169,6 +169,13 @@ if command -v script >/dev/null 2>&1; then
     check "terminal: three tries were asked for" [ "$(grep -a -c 'Code shown in the app' "$work/tty2")" = 3 ]
     check "terminal: nothing enrolled after wrong codes" [ -z "$(sqlite3 "$db" "SELECT 1 FROM staff WHERE login='tty2'")" ]
     check "terminal: the typed codes are not echoed" sh -c "! grep -a -q -e 000000 -e 111111 '$work/tty2'"
+    # --json shows a new secret only at the end: no code could be read from the app before
+    script -qec "'$tool' --config '$conf' add tty3 --staff-id 7003 --name T --json" /dev/null \
+        >"$work/tty3" 2>&1 </dev/null
+    check "terminal, --json, a new secret and nothing to scan: exit 2" [ $? -eq 2 ]
+    check "terminal, --json: says what to give" grep -a -q -- "--json shows the secret only at the end" "$work/tty3"
+    check "terminal, --json: nothing asked, nothing enrolled" sh -c \
+        "! grep -a -q 'Code shown in the app' '$work/tty3' && [ -z \"\$(sqlite3 '$db' \"SELECT 1 FROM staff WHERE login='tty3'\")\" ]"
 else
     n=$((n + 1)); echo "ok $n - terminal prompt # SKIP script(1) not installed"
 fi
