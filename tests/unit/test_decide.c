@@ -333,6 +333,25 @@ static void test_no_factor(void **state)
     assert_int_not_equal(v.outcome, MZ_ACCEPT);
     assert_int_equal(out.last_step, -1);
     assert_int_equal(out.last_success_at, 0);
+    assert_int_equal(out.failures, 1); /* nothing to try: not counted */
+}
+
+/* liboath refusing the check itself (here: 5 digits, which it does not make) is an error:
+ * not an acceptance, and not the user's failure. */
+static void test_liboath_error_is_neither(void **state)
+{
+    (void)state;
+    struct mz_policy odd = policy;
+    struct mz_record in, out;
+    struct mz_verdict v;
+    odd.digits = 5;
+    enrolled(&in);
+    in.failures = 2;
+    mz_decide(&odd, &in, "12345", NOW, &v, &out);
+    assert_int_equal(v.outcome, MZ_REJECT_ERROR);
+    assert_int_equal(out.failures, 2);
+    assert_int_equal(out.last_step, in.last_step);
+    assert_int_equal(out.last_success_at, 0);
 }
 
 /* valid_until is the last day of access: the day after it, even the right code is
@@ -690,9 +709,10 @@ static void test_reasons_never_echo_input(void **state)
 {
     (void)state;
     /* The reasons go to the audit log: fixed text, distinct for each outcome. */
-    const enum mz_outcome all[] = {MZ_ACCEPT,           MZ_REJECT_WRONG,  MZ_REJECT_REPLAY,
-                                   MZ_REJECT_MALFORMED, MZ_REJECT_LOCKED, MZ_REJECT_NO_FACTOR,
-                                   MZ_REJECT_ERROR};
+    const enum mz_outcome all[] = {
+        MZ_ACCEPT,           MZ_REJECT_WRONG,        MZ_REJECT_REPLAY,  MZ_REJECT_MALFORMED,
+        MZ_REJECT_LOCKED,    MZ_REJECT_NO_FACTOR,    MZ_REJECT_EXPIRED, MZ_REJECT_ERROR,
+        MZ_REJECT_OTHER_KEY, MZ_REJECT_BAD_RESPONSE, MZ_REJECT_STALE};
     for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         const char *r = mz_outcome_reason(all[i]);
         assert_non_null(r);
@@ -787,6 +807,7 @@ int main(void)
         cmocka_unit_test(test_lockout_forever),
         cmocka_unit_test(test_malformed_counts),
         cmocka_unit_test(test_no_factor),
+        cmocka_unit_test(test_liboath_error_is_neither),
         cmocka_unit_test(test_expired),
         cmocka_unit_test(test_tzif_offsets),
         cmocka_unit_test(test_zone_date_ignores_tz),
