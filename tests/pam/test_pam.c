@@ -2903,16 +2903,17 @@ static void test_key_revoked(void **state)
     expect_rc(&r, PAM_PERM_DENIED);
 }
 
-static void test_key_conversation_fails(void **state)
+/* A key login whose conversation FN (with FLAGS) fails or is missing: refused before the
+ * key is asked, audited as "conversation failed", not counted, the challenge kept. */
+static void expect_key_conv_refused(const struct fx *f, pam_conv_fn fn, int flags)
 {
-    struct fx *f = *state;
     struct result r;
     struct snap before;
     char first[HEX_CHALLENGE], after[HEX_CHALLENGE];
     kate_with_key(f, first);
     take(f, "kate", &before);
     long asked = key_get_long(f, "challenges");
-    run_conv(f, "kate", conv_error, NULL, &r);
+    run_conv_flags(f, "kate", fn, NULL, flags, &r);
     expect_refused(&r);
     expect_rc(&r, PAM_CONV_ERR);
     expect_uncounted_failure(f, "kate", &before, "conversation failed");
@@ -2921,24 +2922,16 @@ static void test_key_conversation_fails(void **state)
     assert_string_equal(first, after);
 }
 
+static void test_key_conversation_fails(void **state)
+{
+    expect_key_conv_refused(*state, conv_error, 0);
+}
+
 /* PAM_SILENT asks for no messages, not for no conversation: without a conversation
  * function a key login is refused before the key is asked, as a code login is. */
 static void test_key_silent_without_conversation(void **state)
 {
-    struct fx *f = *state;
-    struct result r;
-    struct snap before;
-    char first[HEX_CHALLENGE], after[HEX_CHALLENGE];
-    kate_with_key(f, first);
-    take(f, "kate", &before);
-    long asked = key_get_long(f, "challenges");
-    run_conv_flags(f, "kate", NULL, NULL, PAM_SILENT, &r);
-    expect_refused(&r);
-    expect_rc(&r, PAM_CONV_ERR);
-    expect_uncounted_failure(f, "kate", &before, "conversation failed");
-    assert_int_equal(key_get_long(f, "challenges"), asked);
-    stored_challenge(f, "kate", after);
-    assert_string_equal(first, after);
+    expect_key_conv_refused(*state, NULL, PAM_SILENT);
 }
 
 /* The same for a code login, silent: nothing to answer the prompt with. */

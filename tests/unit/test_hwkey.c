@@ -257,29 +257,11 @@ static void test_same_serial_other_secret_is_refused(void **state)
     assert_int_equal(login_with_key(f, "taro", T0), MZ_REJECT_BAD_RESPONSE);
 }
 
-static void test_touch_timeout_changes_nothing(void **state)
+/* Enrols taro with a touch key, lets FAULT set the soft key's fault, and checks that the
+ * exchange ends with WANT, unanswered, and the stored challenge unchanged; returns how
+ * many challenges the key was asked meanwhile. */
+static int exchange_fails(struct fx *f, void (*fault)(void), int want)
 {
-    struct fx *f = *state;
-    struct mz_hw_cred cred;
-    struct mz_hw_answer ans;
-    uint8_t before[MZ_HW_CHALLENGE_LEN], after[MZ_HW_CHALLENGE_LEN];
-    mz_err e = {""};
-    enrol_key(f, "taro", "A-001", true, &cred);
-    stored_challenge(f, "taro", before);
-    soft_key.never_touched = true;
-    assert_int_equal(mz_hw_exchange(soft_key_ops(), open_key(), &f->keys, &cred, true,
-                                    &soft_key_prompt, &ans, &e),
-                     MZ_HW_TIMEOUT);
-    assert_false(ans.rotating);
-    stored_challenge(f, "taro", after);
-    assert_memory_equal(before, after, sizeof(before));
-}
-
-/* A touch prompt that cannot be shown stops the exchange before the key is asked: nobody
- * would know to touch it, and the login would wait for the key's time-out. */
-static void test_prompt_not_shown_sends_no_challenge(void **state)
-{
-    struct fx *f = *state;
     struct mz_hw_cred cred;
     struct mz_hw_answer ans;
     uint8_t before[MZ_HW_CHALLENGE_LEN], after[MZ_HW_CHALLENGE_LEN];
@@ -287,14 +269,37 @@ static void test_prompt_not_shown_sends_no_challenge(void **state)
     enrol_key(f, "taro", "A-001", true, &cred);
     stored_challenge(f, "taro", before);
     int asked = soft_key.challenges;
-    soft_key.prompt_fails = true;
+    fault();
     assert_int_equal(mz_hw_exchange(soft_key_ops(), open_key(), &f->keys, &cred, true,
                                     &soft_key_prompt, &ans, &e),
-                     MZ_HW_ERROR);
-    assert_int_equal(soft_key.challenges, asked);
+                     want);
+    assert_false(ans.rotating);
     assert_false(ans.answered);
     stored_challenge(f, "taro", after);
     assert_memory_equal(before, after, sizeof(before));
+    return soft_key.challenges - asked;
+}
+
+static void never_touched(void)
+{
+    soft_key.never_touched = true;
+}
+
+static void prompt_fails(void)
+{
+    soft_key.prompt_fails = true;
+}
+
+static void test_touch_timeout_changes_nothing(void **state)
+{
+    exchange_fails(*state, never_touched, MZ_HW_TIMEOUT);
+}
+
+/* A touch prompt that cannot be shown stops the exchange before the key is asked: nobody
+ * would know to touch it, and the login would wait for the key's time-out. */
+static void test_prompt_not_shown_sends_no_challenge(void **state)
+{
+    assert_int_equal(exchange_fails(*state, prompt_fails, MZ_HW_ERROR), 0);
 }
 
 static void test_rotation_failure_changes_nothing(void **state)
