@@ -127,7 +127,9 @@ static int attempt(const struct mz_config *cfg, struct mz_store *st, const struc
     int rc = mz_store_begin(st, e);
     if (rc != MZ_OK)
         return rc;
-    rc = mz_store_load_record(st, keys, a->user, &before, &cred_id, e);
+    /* a key's answer is decided without the TOTP secret: not decrypted for it (and a
+     * damaged TOTP credential does not stop the key) */
+    rc = mz_store_load_record(st, f->hw != NULL ? NULL : keys, a->user, &before, &cred_id, e);
     if (rc == MZ_ERR_NOUSER) {
         memset(verdict, 0, sizeof(*verdict));
         verdict->outcome = MZ_REJECT_NO_FACTOR;

@@ -701,7 +701,11 @@ int mz_store_load_record(struct mz_store *st, const struct mz_keys *keys, const 
     } else {
         const char *status = (const char *)sqlite3_column_text(q, 0);
         bool active = status != NULL && strcmp(status, "active") == 0;
-        if (active && sqlite3_column_type(q, 1) != SQLITE_NULL) {
+        if (active && sqlite3_column_type(q, 1) != SQLITE_NULL && keys == NULL) {
+            rec->has_totp = true; /* there, but not needed: left sealed */
+            *cred_id = sqlite3_column_int64(q, 1);
+            rec->last_step = sqlite3_column_int64(q, 3);
+        } else if (active && sqlite3_column_type(q, 1) != SQLITE_NULL) {
             const uint8_t *blob = sqlite3_column_blob(q, 2);
             size_t blen = (size_t)sqlite3_column_bytes(q, 2);
             if (blob == NULL || blen > sizeof(rec->secret) + MZ_SEAL_OVERHEAD ||

@@ -105,7 +105,8 @@ int mz_store_load_hwkey(struct mz_store *st, const char *login, struct mz_hw_cre
                         mz_err *e);
 
 /* Everything a typed code is decided on about LOGIN: its active TOTP credential
- * (decrypted into REC), its one-time codes and its login state (not the key
+ * (decrypted into REC; with KEYS NULL only its presence and last step, for a key's
+ * answer, which needs no secret), its one-time codes and its login state (not the key
  * credential: mz_store_load_hwkey, for a key's answer). MZ_ERR_NOUSER if LOGIN
  * is not in the store. *CRED_ID is 0 when there is no usable credential (none, revoked, or the
  * staff member not active). */

@@ -513,6 +513,23 @@ static void test_factors_for_fallback(void **state)
     assert_false(fa.has_hwkey);
 }
 
+/* A key's answer is decided without the TOTP secret: it is not decrypted, and a TOTP
+ * credential that cannot be decrypted does not stop the key. */
+static void test_key_needs_no_totp_secret(void **state)
+{
+    struct fx *f = *state;
+    struct mz_hw_cred cred;
+    mz_err e = {""};
+    enrol_key(f, "taro", "A-001", false, &cred);
+    uint8_t secret[MZ_SECRET_BYTES];
+    memset(secret, 7, sizeof(secret));
+    assert_int_equal(
+        mz_store_add_totp(f->st, &f->keys, "taro", secret, sizeof(secret), -1, T0, "admin", &e),
+        MZ_OK);
+    mzt_exec(f->st, "UPDATE credentials SET secret = x'00' WHERE method = 'totp'");
+    assert_int_equal(login_with_key(f, "taro", T0), MZ_ACCEPT);
+}
+
 static void test_damaged_credential_is_an_error(void **state)
 {
     struct fx *f = *state;
@@ -547,6 +564,7 @@ int main(void)
         T(test_decide_hwkey_pure),
         T(test_suspended_meanwhile_is_refused),
         T(test_factors_for_fallback),
+        T(test_key_needs_no_totp_secret),
         T(test_damaged_credential_is_an_error),
     };
 #undef T
