@@ -234,10 +234,13 @@ static int serve_attempt(struct daemon *d, const struct mz_msg *req, struct mz_m
                        "too long, or the clocks differ)",
                        (long long)-age);
     }
+    memset(&last, 0, sizeof(last));
     int rc = mz_engine_direct.attempt(d->eng, &a, input, &v, &last, e);
     mz_zero_array(input);
-    clean_value(last.host);
-    clean_value(last.service);
+    if (rc == MZ_OK) {
+        clean_value(last.host);
+        clean_value(last.service);
+    }
     if (rc == MZ_OK &&
         !(mz_msg_add_int(reply, "outcome", v.outcome) && mz_msg_add_int(reply, "step", v.step) &&
           mz_msg_add_int(reply, "failures_before", v.failures_before) &&

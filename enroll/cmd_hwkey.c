@@ -188,13 +188,28 @@ static void print_key(const char *login, const struct key_request *r, const stru
  * told what to do. */
 static void void_reprogrammed(struct enroll *en, const char *login, uint32_t serial)
 {
-    struct mz_factors f;
     mz_err e;
     int revoked = 0;
     int rc = mz_store_begin(en->st, &e);
     if (rc == MZ_OK) {
-        rc = mz_store_factors(en->st, login, en->now, &f, &e);
-        if (rc == MZ_OK && f.has_hwkey && f.hw.serial == serial)
+        /* the credential itself, whatever the staff member's status now (one suspended
+         * meanwhile keeps it for when they come back) */
+        sqlite3 *db = mz_store_db(en->st);
+        sqlite3_stmt *q = NULL;
+        int step = SQLITE_ERROR;
+        if (sqlite3_prepare_v2(db,
+                               "SELECT count(*) FROM credentials WHERE login = ?1 AND method ="
+                               " 'yubikey' AND status = 'active' AND hw_serial = ?2",
+                               -1, &q, NULL) == SQLITE_OK) {
+            sqlite3_bind_text(q, 1, login, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 2, serial);
+            step = sqlite3_step(q);
+        }
+        bool held = step == SQLITE_ROW && sqlite3_column_int(q, 0) > 0;
+        sqlite3_finalize(q);
+        if (step != SQLITE_ROW)
+            rc = mz_fail(&e, MZ_ERR_STORE, "%s", sqlite3_errmsg(db));
+        if (rc == MZ_OK && held)
             rc = mz_admin_revoke_method(en->st, login, "yubikey", en->actor,
                                         "key reprogrammed; enrolment not finished", en->now,
                                         &revoked, &e);
@@ -202,7 +217,6 @@ static void void_reprogrammed(struct enroll *en, const char *login, uint32_t ser
             rc = enroll_audit(en, "revoke", "yubikey", login,
                               "key reprogrammed; enrolment not finished", &e);
         rc = enroll_commit(en, rc, &e);
-        mz_zero_object(&f);
     }
     if (rc != MZ_OK)
         fprintf(stderr,

@@ -331,6 +331,17 @@ int cmd_import(struct enroll *en, int argc, char **argv)
     csv->totp_digits = en->cfg.totp_digits;
     csv->arg = im;
     int fd = open(csv->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && im->qr_dir != NULL && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        close(fd); /* read twice (see the top of this file): a pipe cannot be */
+        fd = -1;
+        errno = EINVAL;
+        fprintf(stderr, "mnzone-enroll: %s: %s\n", csv->file,
+                _("with --qr-dir the file is read twice: give a regular file"));
+        oath_users_free(&im->oath);
+        free(im);
+        return EXIT_USAGE;
+    }
     FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
     if (f == NULL) {
         fprintf(stderr, "mnzone-enroll: %s: %s\n", csv->file, strerror(errno));
@@ -353,7 +364,9 @@ int cmd_import(struct enroll *en, int argc, char **argv)
             rc = csv_import_parse(csv, f);
             memcpy(first, csv->digest, sizeof(first));
             first_rows = csv->rows;
-            rewind(f);
+            if (rc == MZ_OK && fseek(f, 0, SEEK_SET) != 0)
+                rc = mz_fail(&csv->e, MZ_ERR_INPUT, "%s: %s", csv->file, strerror(errno));
+            clearerr(f);
             csv->new_secret = recall_secret;
         }
         csv->row = store_row;

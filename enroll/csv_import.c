@@ -95,7 +95,8 @@ static bool take_oath_secret(struct csv_import *im, const char *login, uint8_t *
         else
             mz_fail(&im->e, MZ_ERR_INPUT,
                     _("%s:%lu and %lu: two lines for %s (pam_oath tries each): give the row the "
-                      "secret in use, or leave it out and use --qr-dir"),
+                      "secret in use, or import that row on its own without --oath-usersfile, "
+                      "with --qr-dir"),
                     im->oath->path, o->line < o->also_line ? o->line : o->also_line,
                     o->line < o->also_line ? o->also_line : o->line, login);
         return false;
@@ -107,7 +108,8 @@ static bool take_oath_secret(struct csv_import *im, const char *login, uint8_t *
             im->rc = MZ_ERR_INPUT;
             mz_fail(&im->e, MZ_ERR_INPUT,
                     _("%s:%lu: %s uses %s; only TOTP with totp_period and totp_digits can be "
-                      "migrated: leave the secret out and use --qr-dir"),
+                      "migrated: import that row on its own without --oath-usersfile, with "
+                      "--qr-dir"),
                     im->oath->path, o->line, login,
                     o->totp ? _("another period or length") : _("counter-based HOTP"));
         }

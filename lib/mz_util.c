@@ -439,17 +439,28 @@ bool mz_local_midnight(const char *s, int64_t *out)
 
 size_t mz_utf8_hidden_len(const unsigned char *p)
 {
-    if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
-        return 2; /* C1 controls */
-    if (p[0] == 0xd8 && p[1] == 0x9c)
-        return 2; /* U+061C arabic letter mark */
-    if (p[0] == 0xe2 && p[1] == 0x80 &&
-        ((p[2] >= 0x8b && p[2] <= 0x8f) || (p[2] >= 0xa8 && p[2] <= 0xae)))
-        return 3; /* U+200B..U+200F, U+2028..U+202E */
-    if (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa0 && p[2] <= 0xa9)
-        return 3; /* U+2060..U+2069 */
-    if (p[0] == 0xef && ((p[1] == 0xbb && p[2] == 0xbf) || (p[1] == 0xbf && p[2] >= 0xbe)))
-        return 3; /* U+FEFF, U+FFFE, U+FFFF */
+    /* the code point at P (well-formed UTF-8 is assumed: continuation bytes follow); the
+     * callers walk bytes, so P may be inside a character: no character starts there */
+    if ((p[0] & 0xc0) == 0x80 || p[0] >= 0xf8)
+        return 0;
+    size_t n = p[0] < 0x80 ? 1 : p[0] < 0xe0 ? 2 : p[0] < 0xf0 ? 3 : 4;
+    uint32_t c = n == 1 ? p[0] : n == 2 ? p[0] & 0x1fu : n == 3 ? p[0] & 0x0fu : p[0] & 0x07u;
+    for (size_t i = 1; i < n; i++)
+        c = (c << 6) | (p[i] & 0x3fu);
+    /* C1 controls, line and paragraph separators, noncharacters U+FFFE/U+FFFF, and
+     * Unicode's default-ignorable code points (shown as nothing, or as a blank that
+     * looks like no character: soft hyphen, fillers, joiners, direction marks,
+     * variation selectors, tags) */
+    static const uint32_t hidden[][2] = {
+        {0x80, 0x9f},       {0xad, 0xad},       {0x34f, 0x34f},     {0x61c, 0x61c},
+        {0x115f, 0x1160},   {0x17b4, 0x17b5},   {0x180b, 0x180f},   {0x200b, 0x200f},
+        {0x2028, 0x202e},   {0x2060, 0x206f},   {0x3164, 0x3164},   {0xfe00, 0xfe0f},
+        {0xfeff, 0xfeff},   {0xffa0, 0xffa0},   {0xfff0, 0xfff8},   {0xfffe, 0xffff},
+        {0x1bca0, 0x1bca3}, {0x1d173, 0x1d17a}, {0xe0000, 0xe0fff},
+    };
+    for (size_t k = 0; k < sizeof(hidden) / sizeof(hidden[0]); k++)
+        if (c >= hidden[k][0] && c <= hidden[k][1])
+            return n;
     return 0;
 }
 

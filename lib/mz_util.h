@@ -72,10 +72,12 @@ bool mz_valid_login(const char *name);
 
 /* True when S is well-formed UTF-8 (no overlong forms, no surrogates). */
 bool mz_valid_utf8(const char *s);
-/* In well-formed UTF-8 text, the length in bytes of the character at P when it must not
- * be shown as it is: a C1 control (U+0080..U+009F), an invisible mark or direction
- * control that hides or turns text around (U+061C, U+200B..U+200F, U+2028..U+202E,
- * U+2060..U+2069, U+FEFF), or a noncharacter U+FFFE/U+FFFF; 0 for any other. */
+/* In well-formed UTF-8 text, the length in bytes of the character starting at P (0 when P
+ * is inside a character) when it must not
+ * be shown as it is: a C1 control, a line or paragraph separator, a noncharacter
+ * U+FFFE/U+FFFF, or a default-ignorable code point of Unicode, which shows as nothing
+ * or turns text around (soft hyphen, Hangul fillers, zero-width and direction marks,
+ * variation selectors, tags); 0 for any other. */
 size_t mz_utf8_hidden_len(const unsigned char *p);
 
 /* How a file must be protected. CONFIG: not writable by group or others.

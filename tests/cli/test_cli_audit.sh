@@ -406,10 +406,10 @@ usage_error "verify: --until would hide a break" --until --config "$conf" audit 
 
 # ---- invisible and direction characters: U+202E shows "orat" as "taro"
 sq "INSERT INTO audit VALUES (11, '2026-04-03T00:00:00Z', 'h', 's', 't', '',
-    char(8238) || 'orat' || char(8203), 'x', 'auth', '', 'failure', 'x' || char(8294) || 'y',
+    char(8238) || 'orat' || char(8203), 'x', 'auth', '', 'failure', 'x' || char(8294) || 'y' || char(173) || 'z',
     zeroblob(32), zeroblob(32))"
 expect_exit "direction characters: list" 0 --config "$conf" audit list --since 2026-04-03T00:00:00Z \
     --until 2026-04-03T00:00:01Z
-is "list: U+202E, U+200B and U+2066 shown as ?" "$(cut -f3,8 "$work/out")" "?orat?	x?y"
+is "list: U+202E, U+200B, U+2066 and U+00AD shown as ?" "$(cut -f3,8 "$work/out")" "?orat?	x?y?z"
 
 echo "1..$n"

@@ -270,5 +270,10 @@ grep -q "the file changed while it was imported" "$work/err" && ok "changed file
     not_ok "changed file: $(cat "$work/err")"
 check "changed file: nothing imported" [ "$(staff_count)" = "$before" ]
 check "changed file: no QR folder left" [ ! -e "$work/qr-lq" ]
+cli import --csv /dev/null --qr-dir "$work/qr-dev"
+check "--qr-dir with a file that is not regular (a device): exit 2 (it is read twice)" [ $? -eq 2 ]
+grep -q "give a regular file" "$work/err" && ok "not a regular file with --qr-dir: says so" ||
+    not_ok "not a regular file with --qr-dir: $(cat "$work/err")"
+check "not a regular file: no QR folder made" [ ! -e "$work/qr-dev" ]
 
 echo "1..$n"

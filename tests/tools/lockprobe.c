@@ -6,8 +6,8 @@
  *
  *   LOCKPROBE_DB=STORE    runs `sqlite3 STORE 'BEGIN IMMEDIATE; COMMIT'` (no busy wait)
  *   LOCKPROBE_OUT=FILE    and writes "free" or "locked" into FILE
- *   LOCKPROBE_REWRITE=CSV changes the first letter of CSV's second line (the first row's
- *                         login) to 'z', in place
+ *   LOCKPROBE_REWRITE=CSV changes the first letter after the second comma of CSV's second
+ *                         line (the first row's name, not its login) to 'z', in place
  *
  * Nothing of the product reads these variables; they steer this test tool only. */
 #define _GNU_SOURCE
@@ -48,9 +48,11 @@ static void probe(void)
     }
     if (rewrite != NULL) {
         FILE *f = fopen(rewrite, "r+");
-        int c;
+        int c, commas = 0;
         while (f != NULL && (c = fgetc(f)) != EOF && c != '\n')
             ;
+        while (f != NULL && commas < 2 && (c = fgetc(f)) != EOF && c != '\n')
+            commas += c == ',';
         if (f != NULL && fseek(f, 0, SEEK_CUR) == 0)
             fputc('z', f);
         if (f != NULL)

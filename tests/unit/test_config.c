@@ -152,8 +152,16 @@ static void test_issuer(void **state)
     set_bad("issuer", "city\xd8\x9c");            /* U+061C, arabic letter mark */
     set_bad("issuer", "city\xef\xbf\xbe");        /* U+FFFE, a noncharacter */
     set_ok(&c, "issuer", "city\xe2\x80\xa7hall"); /* U+2027, hyphenation point: allowed */
-    set_ok(&c, "issuer", "\xd8\x9b\xef\xbb\xbe\xe2\x81\xaa"); /* U+061B, U+FEFE, U+206A */
-    set_ok(&c, "issuer", "市役所\xe2\x80\x94本庁");           /* U+2014, a dash: allowed */
+    set_bad("issuer", "ta\xc2\xadro");            /* U+00AD, a soft hyphen: invisible */
+    set_bad("issuer", "\xe3\x85\xa4"
+                      "city");                            /* U+3164, Hangul filler: a blank */
+    set_bad("issuer", "city\xef\xb8\x8f");                /* U+FE0F, a variation selector */
+    set_bad("issuer", "city\xf3\xa0\x80\x81");            /* U+E0001, a tag */
+    set_bad("issuer", "city\xe2\x81\xaa");                /* U+206A, deprecated format control */
+    set_ok(&c, "issuer", "\xd8\x9b\xef\xbb\xbe\xc2\xae"); /* U+061B, U+FEFE, U+00AE */
+    set_ok(&c, "issuer", "盛岡市"); /* continuation bytes 0x9b, 0x9b... are not C1 */
+    set_ok(&c, "issuer", "\xc2\xa0\xc3\xa9\xd0\x96"); /* U+00A0, é, Ж */
+    set_ok(&c, "issuer", "市役所\xe2\x80\x94本庁");   /* U+2014, a dash: allowed */
     char long_issuer[300];
     memset(long_issuer, 'x', sizeof(long_issuer) - 1);
     long_issuer[sizeof(long_issuer) - 1] = '\0';
