@@ -90,8 +90,8 @@ static int check_secret_opts(const char *command, const struct secret_opts *o)
     if (o->code == NULL && !o->no_verify && !isatty(STDIN_FILENO))
         return enroll_usage(command, "%s", _("not a terminal: give --code CODE or --no-verify"));
     /* --json shows the new secret only at the end: nothing to read a code from before */
-    if (o->json && o->code == NULL && !o->no_verify && o->secret_b32 == NULL &&
-        o->qr_png == NULL && o->qr_svg == NULL)
+    if (o->json && o->code == NULL && !o->no_verify && o->secret_b32 == NULL && o->qr_png == NULL &&
+        o->qr_svg == NULL)
         return enroll_usage(command, "%s",
                             _("--json shows the secret only at the end: give --qr-png or --qr-svg "
                               "to scan first, or --code or --no-verify"));

@@ -98,28 +98,6 @@ sqlite3 *mz_store_db(struct mz_store *st)
     return st->db;
 }
 
-/* Every login opens and closes the store. By default closing the last connection
- * checkpoints the WAL into the database and deletes it: four fsyncs more per login.
- * Logins skip that, but then each open rebuilds the WAL index by reading the whole WAL
- * and cannot tell which frames were already copied, so a plain automatic checkpoint
- * would never let the WAL restart. Truncating it once it passes MZ_LOGIN_WAL_PAGES
- * keeps both the reading at open and the checkpoints small. */
-static int busy_wait(void *arg, int count);
-
-/* (continued) The login's commit is already durable when this runs. A TRUNCATE
- * checkpoint waits for readers (report, audit verify, an auditor's sqlite3 shell holding
- * a snapshot) through the busy handler: 5 s at every login while they read. Without the
- * handler it gives up at once after copying what it can; a later login truncates. */
-static int truncate_wal_when_long(void *arg, sqlite3 *db, const char *name, int pages)
-{
-    if (pages >= MZ_LOGIN_WAL_PAGES) {
-        sqlite3_busy_handler(db, NULL, NULL);
-        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-        sqlite3_busy_handler(db, busy_wait, arg);
-    }
-    return SQLITE_OK;
-}
-
 /* SQLite's own busy handler sleeps 1, 2, 5, 10, ... 100 ms between tries, while another
  * login holds the write lock for about 0.3 ms: two logins at once then waited up to
  * tens of milliseconds. Poll every 0.1 ms, backing off to 2 ms, and give up (the login
@@ -141,6 +119,27 @@ static int busy_wait(void *arg, int count)
     struct timespec pause = {0, pause_ns};
     nanosleep(&pause, NULL);
     return 1;
+}
+
+/* Every login opens and closes the store. By default closing the last connection
+ * checkpoints the WAL into the database and deletes it: four fsyncs more per login.
+ * Logins skip that, but then each open rebuilds the WAL index by reading the whole WAL
+ * and cannot tell which frames were already copied, so a plain automatic checkpoint
+ * would never let the WAL restart. Truncating it once it passes MZ_LOGIN_WAL_PAGES
+ * keeps both the reading at open and the checkpoints small.
+ *
+ * The login's commit is already durable when this runs. A TRUNCATE
+ * checkpoint waits for readers (report, audit verify, an auditor's sqlite3 shell holding
+ * a snapshot) through the busy handler: 5 s at every login while they read. Without the
+ * handler it gives up at once after copying what it can; a later login truncates. */
+static int truncate_wal_when_long(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    if (pages >= MZ_LOGIN_WAL_PAGES) {
+        sqlite3_busy_handler(db, NULL, NULL);
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+        sqlite3_busy_handler(db, busy_wait, arg);
+    }
+    return SQLITE_OK;
 }
 
 /* The file must exist (or be created here, 0600) and pass the owner and mode checks. */

@@ -179,6 +179,10 @@ done:
     return rc;
 }
 
+/* The engine interface cannot name lib/mz_audit.h (the module links no libsodium): the
+ * two sizes of a head's text must agree. */
+_Static_assert(MZ_ENGINE_HEAD_TEXT >= MZ_AUDIT_HEAD_TEXT, "the audit head fits the engine's");
+
 static bool direct_audit_head(struct mz_engine *eng, char *out)
 {
     return mz_audit_last_head(eng->st, out);

@@ -20,7 +20,21 @@
 #include <time.h>
 #include <unistd.h>
 
-struct engine;
+/* The engine a call decides with: mnzoned's client, or the direct engine loaded from
+ * mnzone-engine.so (DL). */
+struct engine {
+    const struct mz_engine_ops *ops;
+    struct mz_engine *eng;
+    void *dl;
+};
+
+/* The audit head after the event the engine wrote last, for the syslog line. */
+static bool engine_head(const struct engine *en, char *out)
+{
+    out[0] = '\0';
+    return en->ops != NULL && en->eng != NULL && en->ops->audit_head != NULL &&
+           en->ops->audit_head(en->eng, out);
+}
 
 /* Everything one call of the module knows about the login. */
 struct login {
@@ -92,8 +106,6 @@ static int ask_code(pam_handle_t *pamh, char **input)
     }
     return PAM_SUCCESS;
 }
-
-static bool engine_head(const struct engine *en, char *out);
 
 /* The syslog line of an attempt; with the audit chain's head after its event
  * ("audit=SEQ:HASH") when one was written, so that a log server holding every head
@@ -181,19 +193,6 @@ static int start(struct login *l, pam_handle_t *pamh, int flags, int argc, const
 }
 
 /* The engine of one call, and the library that holds the direct one. */
-struct engine {
-    const struct mz_engine_ops *ops;
-    struct mz_engine *eng;
-    void *dl;
-};
-
-static bool engine_head(const struct engine *en, char *out)
-{
-    out[0] = '\0';
-    return en->ops != NULL && en->eng != NULL && en->ops->audit_head != NULL &&
-           en->ops->audit_head(en->eng, out);
-}
-
 /* The direct engine, from mnzone-engine.so in the module's own folder: installed
  * together, and so in the build tree too. No variable or argument names another. */
 static int load_direct(const struct login *l, struct engine *en)
